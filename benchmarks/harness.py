@@ -1,0 +1,84 @@
+"""Side-by-side timing: the same workload in Fathom and in a peer, interleaved in one run.
+
+Import this module before NumPy or PyTorch: it pins BLAS and OpenMP threads to
+the same count for every framework (FATHOM_BENCH_THREADS, default 2).
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import time
+
+THREADS = int(os.environ.get("FATHOM_BENCH_THREADS", "2"))
+for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(var, str(THREADS))
+
+
+def time_call(fn, inner: int) -> float:
+    """Seconds per call of fn, averaged over `inner` calls."""
+    start = time.perf_counter()
+    for _ in range(inner):
+        fn()
+    return (time.perf_counter() - start) / inner
+
+
+def calibrate(fn, target_s: float = 0.05) -> int:
+    """How many calls make one sample of about target_s seconds."""
+    fn()
+    one = time_call(fn, 1)
+    return max(1, min(10_000, int(target_s / max(one, 1e-7))))
+
+
+def compare(fathom_fn, peer_fn, repeat: int = 15, target_s: float = 0.05) -> dict:
+    """Interleave A B A B ... and return medians, spreads and the median ratio."""
+    inner = calibrate(fathom_fn, target_s)
+    peer_inner = calibrate(peer_fn, target_s)
+    a, b, ratios = [], [], []
+    for _ in range(repeat):
+        ta = time_call(fathom_fn, inner)
+        tb = time_call(peer_fn, peer_inner)
+        a.append(ta)
+        b.append(tb)
+        ratios.append(ta / tb)
+    return {
+        "fathom_s": statistics.median(a),
+        "peer_s": statistics.median(b),
+        "ratio": statistics.median(ratios),
+        "spread": _spread(a),
+        "peer_spread": _spread(b),
+    }
+
+
+def _spread(xs) -> float:
+    """Interquartile range relative to the median."""
+    q = statistics.quantiles(xs, n=4)
+    return (q[2] - q[0]) / statistics.median(xs)
+
+
+def fmt_time(s: float) -> str:
+    if s < 1e-3:
+        return f"{s * 1e6:.1f} us"
+    if s < 1:
+        return f"{s * 1e3:.2f} ms"
+    return f"{s:.2f} s"
+
+
+def print_table(rows, peer="PyTorch") -> None:
+    """rows: (name, result dict, goal or None)."""
+    head = f"{'workload':<46} {'Fathom':>11} {peer:>11} {'ratio':>7} {'goal':>6}  note"
+    print(head)
+    print("-" * len(head))
+    noisy = False
+    for name, r, goal in rows:
+        note = ""
+        if goal is not None:
+            note = "met" if r["ratio"] <= goal else "NOT met"
+        if max(r["spread"], r["peer_spread"]) > 0.2:
+            note += " (noisy)"
+            noisy = True
+        g = f"{goal:.1f}" if goal is not None else "-"
+        print(f"{name:<46} {fmt_time(r['fathom_s']):>11} {fmt_time(r['peer_s']):>11} "
+              f"{r['ratio']:>7.2f} {g:>6}  {note}")
+    if noisy:
+        print("\nwarning: some rows varied by more than 20% between repetitions; the machine "
+              "was busy. Re-run for firmer ratios.")
