@@ -31,6 +31,12 @@ class ArrayNamespace:
         self.xp.add.at(out, index, values)
         return out
 
+    def slice_put_zeros(self, shape, index, values):
+        """Zeros of `shape` with out[index] = values, for a basic (non-repeating) index."""
+        out = self.xp.zeros(shape, dtype=values.dtype)
+        out[index] = values
+        return out
+
 
 _cache = {}
 

@@ -106,3 +106,45 @@ def put_along_axis_zeros(shape, indices, values, axis):
 
 def index_add_zeros(shape, index, values):
     return ops.index.IndexAddZeros.apply(_t(values), shape, index)
+
+
+def slice_put_zeros(shape, index, values):
+    return ops.index.IndexAddZeros.apply(_t(values), shape, index, True)
+
+
+def take_along_axis(x, indices, axis):
+    return ops.take_along_dim(_t(x), _t(indices), axis)
+
+
+def flip(x, axis=None):
+    x = _t(x)
+    axes = tuple(range(x.ndim)) if axis is None else (axis,) if isinstance(axis, int) else axis
+    return ops.flip(x, axes)
+
+
+def roll(x, shift, axis=None):
+    return ops.roll(_t(x), shift, axis)
+
+
+def cumsum(x, axis=None):
+    return ops.cumsum(_t(x), axis)
+
+
+def cumprod(x, axis=None):
+    return ops.cumprod(_t(x), axis)
+
+
+def stack(arrays, axis=0):
+    return ops.stack([_t(a) for a in arrays], axis)
+
+
+def concatenate(arrays, axis=0):
+    return ops.cat([_t(a) for a in arrays], axis)
+
+
+def einsum(subscripts, *operands, optimize=False):
+    return ops.einsum(subscripts, *[_t(o) for o in operands])
+
+
+def expm1(x):
+    return ops.expm1(_t(x))
