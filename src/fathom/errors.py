@@ -2,16 +2,17 @@
 
 Template: `<op>: <rule broken>; got <arg> shape S1 and <arg> shape S2 (hint: ...)`.
 The classes subclass the built-in exceptions that PyTorch raises for the same
-mistakes, so `except ValueError` / `except RuntimeError` code keeps working.
+mistakes (RuntimeError, for shapes and dtypes too) as well as the Pythonic ones,
+so both `except ValueError` and ported `except RuntimeError` code keep working.
 """
 from __future__ import annotations
 
 
-class ShapeError(ValueError):
+class ShapeError(ValueError, RuntimeError):
     """Shapes that do not fit the op."""
 
 
-class DTypeError(TypeError):
+class DTypeError(TypeError, RuntimeError):
     """A dtype the op does not accept."""
 
 

@@ -138,8 +138,9 @@ class Tensor:
     # --- conversion ------------------------------------------------------------------
     def item(self):
         if self.data.size != 1:
-            raise ValueError(f"item(): a Tensor with {self.data.size} elements cannot be "
-                             f"converted to a Python number (shape {fmt_shape(self.data.shape)})")
+            raise RuntimeError(f"item(): a Tensor with {self.data.size} elements cannot be "
+                               f"converted to a Python number (shape "
+                               f"{fmt_shape(self.data.shape)})")
         return self.data.reshape(-1)[0].item()
 
     def tolist(self):
@@ -170,7 +171,7 @@ class Tensor:
                 dtype = a
         out = self
         if dev is not None:
-            out = _ops.to_device(out, dev)
+            out = _ops.elementwise.to_device(out, dev)
         if dtype is not None and _dt.as_dtype(dtype).np != out.data.dtype:
             out = _ops.cast(out, _dt.as_dtype(dtype).np)
         if copy and out is self:
@@ -179,7 +180,7 @@ class Tensor:
 
     def type(self, dtype=None):
         if dtype is None:
-            return f"fathom.{self.dtype.name.capitalize()}Tensor"
+            return f"fathom.{_TYPE_NAMES[self.dtype.name]}"
         return self.to(dtype)
 
     def cpu(self) -> Tensor:
@@ -311,10 +312,16 @@ class Tensor:
         return builtins.bool(self.data.reshape(-1)[0])
 
     def __float__(self):
-        return builtins.float(self.item())
+        return builtins.float(self._one("float"))
 
     def __int__(self):
-        return builtins.int(self.item())
+        return builtins.int(self._one("int"))
+
+    def _one(self, who):
+        if self.data.size != 1:  # PyTorch raises ValueError here (item() raises RuntimeError)
+            raise ValueError(f"{who}(): only one element tensors can be converted to Python "
+                             f"scalars; got shape {fmt_shape(self.data.shape)}")
+        return self.data.reshape(-1)[0].item()
 
     def __index__(self):
         if self.data.dtype.kind not in "iub" or self.data.size != 1:
@@ -608,7 +615,7 @@ class Tensor:
         return _ops.inplace(self, _ops.lerp, end, weight)
 
     def copy_(self, src):
-        return _ops.inplace(self, _ops.copy_from, src)
+        return _ops.inplace(self, _ops.elementwise.copy_from, src)
 
     def zero_(self):
         return _ops.fill_(self, 0)
@@ -627,6 +634,11 @@ class Tensor:
     def bernoulli_(self, p=0.5, generator=None):
         from . import random as _r  # noqa: PLC0415
         return _r.bernoulli_(self, p, generator=generator)
+
+
+_TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
+               "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor",
+               "int8": "CharTensor", "uint8": "ByteTensor", "bool": "BoolTensor"}
 
 
 class Size(tuple):
@@ -668,40 +680,113 @@ def _shape_args(args) -> tuple:
     return tuple(args)
 
 
+# Printing follows torch/_tensor_str.py (precision 4, threshold 1000, edgeitems 3,
+# linewidth 80), so a repr reads the same in both frameworks.
+_PRECISION, _THRESHOLD, _EDGE, _LINEWIDTH = 4, 1000, 3, 80
+
+
+class _Formatter:
+    """One width and one notation (integer-valued, fixed or scientific) for all elements."""
+
+    def __init__(self, arr):
+        self.floating = arr.dtype.kind == "f"
+        self.int_mode, self.sci_mode, self.width = True, False, 1
+        flat = arr.reshape(-1)
+        if not self.floating:
+            self.width = builtins.max(len(str(v)) for v in flat.tolist())
+            return
+        flat = flat.astype(_np.float64)
+        vals = flat[_np.isfinite(flat) & (flat != 0)]
+        if vals.size == 0:
+            return
+        mags = _np.abs(vals)
+        lo, hi = builtins.float(mags.min()), builtins.float(mags.max())
+        self.int_mode = builtins.bool(_np.all(vals == _np.ceil(vals)))
+        self.sci_mode = hi / lo > 1000.0 or hi > 1.0e8 or (not self.int_mode and lo < 1.0e-4)
+        if self.sci_mode:
+            spec, extra = f".{_PRECISION}e", 0
+        elif self.int_mode:
+            spec, extra = ".0f", 1  # room for the trailing "."
+        else:
+            spec, extra = f".{_PRECISION}f", 0
+        self.width = builtins.max(len(format(v, spec)) for v in vals.tolist()) + extra
+
+    def format(self, v) -> str:
+        if not self.floating:
+            s = f"{v}"
+        elif self.sci_mode:
+            s = f"{v:.{_PRECISION}e}"
+        elif self.int_mode:
+            s = f"{v:.0f}" + ("" if _np.isinf(v) or _np.isnan(v) else ".")
+        else:
+            s = f"{v:.{_PRECISION}f}"
+        return s.rjust(self.width)
+
+
+def _summarized(a):
+    """The edge items that a summarized print shows (the formatter sees only these)."""
+    if a.ndim == 0:
+        return a
+    n = a.shape[0]
+    if a.ndim == 1:
+        return _np.concatenate([a[:_EDGE], a[-_EDGE:]]) if n > 2 * _EDGE else a
+    rows = range(n) if n <= 2 * _EDGE else [*range(_EDGE), *range(n - _EDGE, n)]
+    return _np.stack([_summarized(a[i]) for i in rows])
+
+
+def _array_str(a, indent, summarize, fmt) -> str:
+    if a.ndim == 0:
+        return fmt.format(a.item())
+    n = a.shape[0]
+    cut = summarize and n > 2 * _EDGE
+    if a.ndim == 1:
+        per_line = builtins.max(1, (_LINEWIDTH - indent) // (fmt.width + 2))
+        vals = a.tolist()
+        items = ([fmt.format(v) for v in vals[:_EDGE]] + [" ..."] +
+                 [fmt.format(v) for v in vals[-_EDGE:]]) if cut else [fmt.format(v) for v in vals]
+        lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
+        return "[" + (",\n" + " " * (indent + 1)).join(lines) + "]"
+    rows = [*range(_EDGE), None, *range(n - _EDGE, n)] if cut else range(n)
+    parts = ["..." if i is None else _array_str(a[i], indent + 1, summarize, fmt) for i in rows]
+    return "[" + ("," + "\n" * (a.ndim - 1) + " " * (indent + 1)).join(parts) + "]"
+
+
 def _format(t: Tensor) -> str:
     arr = _host(t.data)
     prefix = "tensor("
-    if arr.dtype.kind == "f" and arr.size:
-        finite = arr[_np.isfinite(arr)]
-        integral = finite.size == 0 or bool(_np.all(finite == _np.round(finite)))
-        big = finite.size and (_np.abs(finite).max() >= 1e8 or
-                               (_np.abs(finite[finite != 0]).min(initial=1) < 1e-4))
-        if integral and not big:
-            body = _np.array2string(arr, separator=", ", prefix=prefix, precision=0,
-                                    floatmode="maxprec", threshold=1000, edgeitems=3)
-        else:
-            body = _np.array2string(arr, separator=", ", prefix=prefix, precision=4,
-                                    floatmode="fixed" if not big else "maxprec",
-                                    suppress_small=False, threshold=1000, edgeitems=3)
-    else:
-        body = _np.array2string(arr, separator=", ", prefix=prefix, threshold=1000,
-                                edgeitems=3)
-        if arr.dtype.kind == "b":
-            body = body.replace("True", "True").replace("False", "False")
-    extras = []
-    default_float = _dt.get_default_dtype().np
-    if arr.dtype not in (default_float, _np.dtype(_np.int64), _np.dtype(_np.bool_)) or \
-            arr.size == 0 and arr.dtype != default_float:
-        extras.append(f"dtype={t.dtype}")
-    if arr.size == 0 and arr.ndim > 1:
-        extras.insert(0, f"size={tuple(arr.shape)}")
-    if t._node is not None:
-        extras.append(f"grad_fn=<{t._node.name()}>")
-    elif t.requires_grad:
-        extras.append("requires_grad=True")
+    indent = len(prefix)
+    suffixes = []
     if backend.namespace(t.data) is not _np:
-        extras.insert(0, f"device='{t.device}'")
-    return prefix + body + "".join(", " + e for e in extras) + ")"
+        suffixes.append(f"device='{t.device}'")
+    default_float = _dt.get_default_dtype().np
+    if arr.size == 0:
+        if arr.ndim != 1:
+            suffixes.append(f"size={tuple(arr.shape)}")
+        if arr.dtype != default_float:
+            suffixes.append(f"dtype={t.dtype}")
+        body = "[]"
+    else:
+        if arr.dtype not in (default_float, _np.dtype(_np.int64), _np.dtype(_np.bool_)):
+            suffixes.append(f"dtype={t.dtype}")
+        if arr.dtype == _np.float16:
+            arr = arr.astype(_np.float32)
+        summarize = arr.size > _THRESHOLD
+        fmt = _Formatter(_summarized(arr) if summarize else arr)
+        body = _array_str(arr, indent, summarize, fmt)
+    if t._node is not None:
+        suffixes.append(f"grad_fn=<{t._node.name()}>")
+    elif t.requires_grad:
+        suffixes.append("requires_grad=True")
+    out = prefix + body
+    last = len(out) - out.rfind("\n") + 1
+    for s in suffixes:  # a suffix that would pass the line width goes on its own line
+        if last + len(s) + 2 > _LINEWIDTH:
+            out += ",\n" + " " * indent + s
+            last = indent + len(s)
+        else:
+            out += ", " + s
+            last += len(s) + 2
+    return out + ")"
 
 
 from . import ops as _ops  # noqa: E402 - ops import Tensor; the cycle closes here

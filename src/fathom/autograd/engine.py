@@ -65,7 +65,7 @@ def run_backward(roots, retain_graph=False, create_graph=False, capture=None,
                 seen.add(e[0])
                 stack.append(e[0])
     if capture is not None and not accumulate:
-        needed = _nodes_leading_to({e[0] for e in capture}, order)
+        needed = _nodes_leading_to({e[0] for e in capture}, order, seen)
     else:
         needed = seen
     deps = dict.fromkeys(needed, 0)
@@ -83,7 +83,7 @@ def run_backward(roots, retain_graph=False, create_graph=False, capture=None,
         if not create_graph and not isinstance(g, Tensor):
             given.add(id(_owner(g)))
         slot = grads.setdefault(node, [None] * node.n_outputs)
-        slot[idx] = g if slot[idx] is None else slot[idx] + g
+        slot[idx] = g if slot[idx] is None else _add(slot[idx], g)
     ready = [n for (n, _), _g in roots if deps.get(n, 0) == 0 and n in needed]
     ready = list(dict.fromkeys(ready))
 
@@ -102,7 +102,7 @@ def run_backward(roots, retain_graph=False, create_graph=False, capture=None,
                 for k, g in enumerate(gs):
                     if (node, k) in capture:
                         capture[(node, k)] = g if capture[(node, k)] is None \
-                            else capture[(node, k)] + g
+                            else _add(capture[(node, k)], g)
             if type(node) is AccumulateGrad:
                 if accumulate:
                     _accumulate_leaf(node, gs[0], create_graph, given, Tensor, _make)
@@ -131,7 +131,12 @@ def run_backward(roots, retain_graph=False, create_graph=False, capture=None,
                     slot = grads.get(nxt)
                     if slot is None:
                         slot = grads[nxt] = [None] * nxt.n_outputs
-                    slot[k] = ga if slot[k] is None else slot[k] + ga
+                    if slot[k] is None:
+                        slot[k] = ga
+                    else:
+                        ga = slot[k] + ga
+                        # the sum of two 0-d arrays is a NumPy scalar
+                        slot[k] = _np.asarray(ga) if isinstance(ga, _np.generic) else ga
                 deps[e[0]] -= 1
                 if deps[e[0]] == 0:
                     ready.append(e[0])
@@ -139,13 +144,30 @@ def run_backward(roots, retain_graph=False, create_graph=False, capture=None,
         _mode.enabled = prev_mode
 
 
-def _nodes_leading_to(targets, order):
-    """The nodes from which some target is reachable (order: parents before children)."""
-    needed = set(targets)
-    for node in reversed(order):  # children are visited before the parents that feed them
-        if node not in needed and any(e is not None and e[0] in needed
-                                      for e in node.next_edges):
-            needed.add(node)
+def _add(a, b):
+    """a + b, kept an array: the sum of two 0-d NumPy arrays is a NumPy scalar."""
+    s = a + b
+    return _np.asarray(s) if isinstance(s, _np.generic) else s
+
+
+def _nodes_leading_to(targets, order, seen):
+    """The nodes of `order` from which some target is reachable.
+
+    Walks the edges backwards from the targets (a DFS visiting order is not a
+    topological order, so one reversed pass over it can miss a path).
+    """
+    parents = {}
+    for node in order:
+        for e in node.next_edges:
+            if e is not None:
+                parents.setdefault(e[0], []).append(node)
+    needed = {t for t in targets if t in seen}
+    stack = list(needed)
+    while stack:
+        for p in parents.get(stack.pop(), ()):
+            if p not in needed:
+                needed.add(p)
+                stack.append(p)
     return needed
 
 

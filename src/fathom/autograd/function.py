@@ -268,7 +268,7 @@ class Function:
         outs = (raw,) if single else raw
         if not track:
             return raw
-        ctx.xp = _np
+        ctx.xp, ctx.F = _np, _F_NUMPY
         edges, meta = [], []
         for a in args:
             if isinstance(a, Tensor) and a.requires_grad:

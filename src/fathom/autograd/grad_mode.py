@@ -19,9 +19,16 @@ def is_grad_enabled() -> bool:
 
 
 class _GradContext:
-    """Base for the grad-mode switches; each works as a context manager and a decorator."""
+    """Base for the grad-mode switches; each works as a context manager and a decorator
+    (`@no_grad()`, and bare `@no_grad` as PyTorch 2 allows)."""
 
     _target = True
+
+    def __new__(cls, *args, **kwargs):
+        if cls in (no_grad, enable_grad) and len(args) == 1 and callable(args[0]) and \
+                not kwargs:
+            return cls()(args[0])
+        return super().__new__(cls)
 
     def __enter__(self):
         self._prev = state.enabled
@@ -70,9 +77,18 @@ class set_grad_enabled(_GradContext):
         state.enabled = self._prev
         return False
 
+    def __call__(self, fn):
+        state.enabled = self._prev  # used as a decorator: undo the construction-time switch
+        return super().__call__(fn)
+
 
 class inference_mode(_GradContext):
     """Like `no_grad` (Fathom has no separate inference tensors; the speed is the same)."""
+
+    def __new__(cls, mode=True):
+        if callable(mode):  # bare @inference_mode
+            return cls()(mode)
+        return super().__new__(cls)
 
     def __init__(self, mode: bool = True):
         self._target = not mode

@@ -1,0 +1,82 @@
+"""The import paths DESIGN.md pins, and the cost of `import fathom`."""
+import re
+import subprocess
+import sys
+
+import pytest
+
+import fathom
+import fathom.autograd
+
+# DESIGN.md, "Public API surface", the `fathom` row (copied by hand: the contract).
+FATHOM_NAMES = """
+Tensor tensor
+zeros ones full empty arange linspace eye zeros_like ones_like full_like empty_like
+rand randn randint randperm manual_seed
+exp log log1p expm1 sqrt rsqrt abs sign sin cos tanh sigmoid relu softmax log_softmax clamp
+where maximum minimum pow matmul mm bmm outer einsum
+sum mean max min amax amin argmax argmin var std norm logsumexp prod cumsum all any
+cat stack split chunk reshape view flatten squeeze unsqueeze transpose permute expand repeat
+flip roll tril triu gather scatter index_select masked_fill
+no_grad enable_grad set_grad_enabled is_grad_enabled
+float32 float64 float16 int64 int32 bool uint8
+device save load
+""".split()
+
+# the `fathom.autograd` row
+AUTOGRAD_NAMES = "Function grad backward gradcheck gradgradcheck detect_anomaly".split()
+
+# names whose owner (fathom.io: safetensors and checkpoints) has not landed yet
+PENDING = {"save", "load"}
+
+
+@pytest.mark.parametrize("name", [n for n in FATHOM_NAMES if n not in PENDING])
+def test_fathom_name_exists(name):
+    assert hasattr(fathom, name), f"fathom.{name} is part of DESIGN.md's API and is missing"
+
+
+@pytest.mark.parametrize("name", sorted(PENDING))
+@pytest.mark.xfail(reason="fathom.save/load come with fathom.io", strict=False)
+def test_pending_fathom_name_exists(name):
+    assert hasattr(fathom, name)
+
+
+@pytest.mark.parametrize("name", AUTOGRAD_NAMES)
+def test_autograd_name_exists(name):
+    assert hasattr(fathom.autograd, name)
+
+
+def test_names_have_the_right_kinds():
+    assert isinstance(fathom.float32, fathom.dtype) and repr(fathom.float32) == "fathom.float32"
+    assert fathom.bool is not bool and fathom.bool.np.kind == "b"
+    assert isinstance(fathom.tensor([1.0]), fathom.Tensor)
+    assert issubclass(fathom.autograd.Function, object) and callable(fathom.autograd.grad)
+    assert fathom.device("cpu") == "cpu"
+    for ctx in (fathom.no_grad(), fathom.enable_grad(), fathom.autograd.detect_anomaly()):
+        with ctx:
+            pass
+
+
+def _import_seconds():
+    out = subprocess.run([sys.executable, "-X", "importtime", "-c", "import fathom"],
+                         capture_output=True, text=True, check=True).stderr
+    cumulative = [int(m.group(1)) for m in
+                  re.finditer(r"import time:\s+\d+ \|\s+(\d+) \| fathom$", out, re.M)]
+    assert cumulative, out[-2000:]
+    return cumulative[0] / 1e6
+
+
+def test_import_is_fast():
+    """The target is 0.2 s (NumPy itself is most of it); CI machines vary, so fail only
+    far above it. Take the best of three runs to discount a busy machine."""
+    seconds = min(_import_seconds() for _ in range(3))
+    print(f"import fathom: {seconds:.3f} s")
+    assert seconds < 0.5, f"import fathom took {seconds:.3f} s (target 0.2 s)"
+
+
+def test_import_pulls_in_nothing_heavy():
+    code = ("import sys, fathom; heavy = [m for m in ('torch', 'scipy', 'pandas', "
+            "'matplotlib', 'cupy') if m in sys.modules]; print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[]", f"import fathom imported {out}"
