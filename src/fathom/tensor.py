@@ -29,6 +29,7 @@ def _make(data, node, out_idx, vc):
     t._hooks = None
     t._accum = None
     t._retains = False
+    t._view = None
     return t
 
 
@@ -40,7 +41,7 @@ class Tensor:
     """
 
     __slots__ = ("data", "grad", "requires_grad", "_node", "_out_idx", "_vc", "_hooks",
-                 "_accum", "_retains", "__weakref__", "__dict__")
+                 "_accum", "_retains", "_view", "__weakref__", "__dict__")
     __array_ufunc__ = None  # NumPy defers to our reflected operators: array * tensor -> Tensor
     __hash__ = object.__hash__
 
@@ -56,6 +57,7 @@ class Tensor:
         self._hooks = None
         self._accum = None
         self._retains = False
+        self._view = None
 
     # --- metadata --------------------------------------------------------------------
     @property

@@ -103,6 +103,7 @@ class Op(Node):
         if track:
             ctx._record(args, Tensor)
         if type(out) is tuple:
+            ctx.n_outputs = len(out)
             return tuple(_wrap_output(ctx, o, k, args, track, Tensor, _make)
                          for k, o in enumerate(out))
         return _wrap_output(ctx, out, 0, args, track, Tensor, _make)
@@ -137,8 +138,14 @@ def _wrap_output(ctx, out, k, args, track, Tensor, _make):
         if not any(getattr(a, "dtype", None) == _f64 for a in ctx_arrays(args)):
             out = out.astype(get_default_dtype().np)
     differentiable = track and out.dtype.kind == "f"
-    vc = args[0]._vc if (ctx.is_view and isinstance(args[0], Tensor)) else None
-    t = _make(out, ctx if differentiable else None, k, vc)
+    if ctx.is_view and isinstance(args[0], Tensor) and out.base is not None:
+        # a real view: share the version counter and remember the base, so an in-place
+        # edit of the view can rewrite the base's history (PyTorch's CopySlices)
+        src = args[0]
+        t = _make(out, ctx if differentiable else None, k, src._vc)
+        t._view = (src._view[0], src._view[1] + (ctx,)) if src._view else (src, (ctx,))
+    else:
+        t = _make(out, ctx if differentiable else None, k, None)
     if differentiable and ctx.saved:
         _stamp_versions(ctx, args, t, k, Tensor)
     return t

@@ -935,7 +935,11 @@ def inplace(t, fn, *args, **kwargs):
         raise RuntimeError(f"{name}: a leaf Variable that requires grad is being used in an "
                            f"in-place operation (hint: wrap the edit in `with fathom.no_grad():`"
                            f" or use the out-of-place form)")
-    _check_not_view_of_leaf(name, t)
+    view = t._view
+    if view is not None and view[0].requires_grad and view[0]._node is None:
+        raise RuntimeError(f"{name}: a view of a leaf Variable that requires grad is being "
+                           f"used in an in-place operation (hint: wrap the edit in `with "
+                           f"fathom.no_grad():`)")
     r = fn(t, *args, **kwargs)
     node = r._node
     if node is not None:
@@ -951,20 +955,64 @@ def inplace(t, fn, *args, **kwargs):
     if node is not None:
         node.versions = [(t._vc, t._vc[0], what, shape) if vc is r._vc else (vc, v, what, shape)
                          for vc, v, what, shape in getattr(node, "versions", ())]
-    t._node, t._out_idx = node, r._out_idx
-    t.requires_grad = node is not None
+    if view is not None:
+        _rebase_view(t, r)
+    else:
+        t._node, t._out_idx = node, r._out_idx
+        t.requires_grad = node is not None
     return t
 
 
-def _check_not_view_of_leaf(name, t):
-    """PyTorch forbids editing a leaf that requires grad through a view of it, too."""
-    node = t._node
-    while node is not None and node.is_view and node.next_edges and node.next_edges[0]:
-        node = node.next_edges[0][0]
-        if type(node) is AccumulateGrad:
-            raise RuntimeError(f"{name}: a view of a leaf Variable that requires grad is being "
-                               f"used in an in-place operation (hint: wrap the edit in `with "
-                               f"fathom.no_grad():`)")
+def _rebase_view(t, r):
+    """After an in-place edit of view `t` (new value `r`), the base's history becomes
+    "base with the view's region replaced by r", and `t` becomes a view of that."""
+    base, chain = t._view
+    new_base = CopySlices.apply(base, r, chain)
+    base._node, base._out_idx = new_base._node, 0
+    base.requires_grad = new_base._node is not None
+    new_view = ViewOf.apply(base, chain)
+    t._node, t._out_idx = new_view._node, 0
+    t.requires_grad = new_view._node is not None
+
+
+def _replay(chain, a):
+    for node in chain:
+        a = node.replay(a)
+    return a
+
+
+class CopySlices(Op):
+    """base with the region that `chain` of views selects replaced by `value`."""
+
+    differentiable_twice = False
+
+    def forward(ctx, base, value, chain):
+        ctx.chain = chain
+        out = base.copy()
+        _replay(chain, out)[...] = value
+        return out
+
+    def backward(ctx, g):
+        gb = g.copy() if ctx.needs_grad[0] else None
+        if gb is not None:
+            _replay(ctx.chain, gb)[...] = 0
+        gv = _replay(ctx.chain, g).copy() if ctx.needs_grad[1] else None
+        return gb, gv, None
+
+
+class ViewOf(Op):
+    """The view that `chain` selects from base, as one node (after a CopySlices rebase)."""
+
+    differentiable_twice = False
+
+    def forward(ctx, base, chain):
+        ctx.chain, ctx.shape = chain, base.shape
+        return _replay(chain, base)
+
+    def backward(ctx, g):
+        gb = ctx.xp.zeros(ctx.shape, dtype=g.dtype)
+        _replay(ctx.chain, gb)[...] = g
+        return gb, None
 
 
 def _check_cast(name, dt, t):

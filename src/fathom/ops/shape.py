@@ -54,11 +54,14 @@ class Reshape(Op):
     is_view = True
 
     def forward(ctx, x, shape):
-        ctx.in_shape = x.shape
+        ctx.in_shape, ctx.shape = x.shape, shape
         return x.reshape(shape)
 
     def backward(ctx, g):
         return ctx.F.reshape(g, ctx.in_shape), None
+
+    def replay(ctx, a):
+        return a.reshape(ctx.shape)
 
 
 class Permute(Op):
@@ -71,12 +74,19 @@ class Permute(Op):
     def backward(ctx, g):
         return ctx.F.transpose(g, tuple(_np.argsort(ctx.dims))), None
 
+    def replay(ctx, a):
+        return a.transpose(ctx.dims)
+
 
 class Expand(Op):
     is_view = True
 
     def forward(ctx, x, shape):
+        ctx.shape = shape
         return ctx.xp.broadcast_to(x, shape)
+
+    def replay(ctx, a):
+        return ctx.xp.broadcast_to(a, ctx.shape)
 
     def backward(ctx, g):
         return g, None  # the engine sums over the expanded dims
