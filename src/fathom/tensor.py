@@ -236,8 +236,7 @@ class Tensor:
 
         Gradients add up across calls, as in PyTorch: call `zero_grad()` between steps.
         """
-        from .autograd import backward  # noqa: PLC0415
-        backward(self, gradient, retain_graph, create_graph, inputs)
+        _autograd.backward(self, gradient, retain_graph, create_graph, inputs)
 
     def detach(self) -> Tensor:
         """The same data, cut from the graph (shares memory and the version counter)."""
@@ -791,6 +790,7 @@ def _format(t: Tensor) -> str:
     return out + ")"
 
 
+from . import autograd as _autograd  # noqa: E402
 from . import ops as _ops  # noqa: E402 - ops import Tensor; the cycle closes here
 
 for _name in _ops.METHODS:

@@ -5,6 +5,7 @@ from .function import Function, FunctionCtx  # noqa: F401
 from .grad_mode import (enable_grad, inference_mode, is_grad_enabled, no_grad,  # noqa: F401
                         set_grad_enabled)
 from .engine import run_backward
+from .. import tensor as _tensor  # circular: attributes are read at call time only
 
 
 def _as_list(x):
@@ -14,7 +15,7 @@ def _as_list(x):
 
 
 def _root_grads(outputs, grad_outputs, create_graph, who):
-    from ..tensor import Tensor  # noqa: PLC0415
+    Tensor = _tensor.Tensor
     grad_outputs = _as_list(grad_outputs) or [None] * len(outputs)
     if len(grad_outputs) != len(outputs):
         raise RuntimeError(f"{who}: got {len(outputs)} outputs but {len(grad_outputs)} "
@@ -69,7 +70,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     With create_graph=True the results are part of the graph, so they can be
     differentiated again (gradient penalties, Hessian-vector products).
     """
-    from ..tensor import Tensor, _make  # noqa: PLC0415
+    Tensor, _make = _tensor.Tensor, _tensor._make
     outputs = _as_list(outputs)
     single = isinstance(inputs, Tensor)
     inputs = _as_list(inputs)

@@ -11,6 +11,7 @@ from .. import backend
 from ..errors import GradShapeError, fmt_shape
 from .function import (AccumulateGrad, FunctionCtx, Op, check_versions, run_function_backward,
                        saved_as_tensors)
+from .. import tensor as _tensor  # circular: attributes are read at call time only
 from . import array_ns
 from .grad_mode import state as _mode
 
@@ -37,6 +38,11 @@ def sum_to(F, g, shape, node=None, i=0):
     return F.reshape(g, shape) if lead else g
 
 
+def _tensor_ns():
+    from . import tensor_ns  # noqa: PLC0415 - needs fathom.ops, which needs this module
+    return tensor_ns
+
+
 def _owner(a):
     return a if a.base is None else a.base
 
@@ -48,8 +54,7 @@ def run_backward(roots, retain_graph=False, create_graph=False, capture=None,
     capture: {(node, idx): None} edges whose gradient to return instead of (or as well
     as) accumulating; with `accumulate=False` only the nodes that lead to them run.
     """
-    from ..tensor import Tensor, _make  # noqa: PLC0415
-    from . import tensor_ns  # noqa: PLC0415
+    Tensor, _make = _tensor.Tensor, _tensor._make
 
     # 1. Find the nodes to run and count, for each, the edges that will feed it.
     order, seen, stack = [], set(), []
@@ -87,7 +92,7 @@ def run_backward(roots, retain_graph=False, create_graph=False, capture=None,
     ready = [n for (n, _), _g in roots if deps.get(n, 0) == 0 and n in needed]
     ready = list(dict.fromkeys(ready))
 
-    F = tensor_ns if create_graph else None
+    F = _tensor_ns() if create_graph else None
     prev_mode = _mode.enabled
     _mode.enabled = create_graph
     try:
@@ -188,7 +193,7 @@ def _call_backward(node, gs, retain_graph, create_graph):
         if not node.differentiable_twice:
             raise RuntimeError(f"{node.name()}: double backward (create_graph=True) is not "
                                f"supported through this op")
-        from . import tensor_ns  # noqa: PLC0415
+        tensor_ns = _tensor_ns()
         saved, node.saved = node.saved, saved_as_tensors(node)
         node.F = tensor_ns
         try:

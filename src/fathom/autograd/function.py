@@ -15,6 +15,7 @@ import traceback
 import weakref
 
 from .. import backend
+from .. import tensor as _tensor  # circular: attributes are read at call time only
 from ..dtypes import get_default_dtype
 from . import array_ns
 from .grad_mode import state as _mode
@@ -81,8 +82,7 @@ class Op(Node):
     @classmethod
     def apply(cls, *args, **attrs):
         """Run forward on the arrays of `args` and, in grad mode, record the node."""
-        from ..tensor import Tensor, _make  # noqa: PLC0415 - circular at import time
-
+        Tensor, _make = _tensor.Tensor, _tensor._make
         ctx = cls.__new__(cls)
         arrays = []
         track = False

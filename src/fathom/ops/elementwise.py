@@ -925,9 +925,11 @@ def inplace(t, fn, *args, **kwargs):
                 ufunc(t.data, other, out=t.data, casting="unsafe")
                 t._vc[0] += 1
                 return t
-        from ..autograd.grad_mode import no_grad  # noqa: PLC0415
-        with no_grad():
+        prev, _mode.enabled = _mode.enabled, False
+        try:
             r = fn(t, *args, **kwargs)
+        finally:
+            _mode.enabled = prev
         _write(name, t, r.data)
         t._vc[0] += 1
         return t

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from .. import backend
 from ..autograd.function import Op
+from ..autograd.grad_mode import state as _grad_mode
+from . import elementwise as _elementwise
 from ..errors import DTypeError, ShapeError, fmt_shape, normalize_dim
 from ..tensor import Tensor
 
@@ -152,11 +154,9 @@ def getitem(input, index):
 
 def setitem(input, index, value):
     """x[index] = value, in place (recorded in the graph when gradients are needed)."""
-    from ..autograd.grad_mode import state  # noqa: PLC0415
-    from .elementwise import inplace  # noqa: PLC0415
     idx, _ = _convert_index(index)
-    if state.enabled and (input.requires_grad or getattr(value, "requires_grad", False)):
-        inplace(input, _index_put, idx, value)
+    if _grad_mode.enabled and (input.requires_grad or getattr(value, "requires_grad", False)):
+        _elementwise.inplace(input, _index_put, idx, value)
         return
     # nothing to record: write straight into the array (no copy of the whole tensor)
     raw = value.data if isinstance(value, Tensor) else value

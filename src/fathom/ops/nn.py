@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 
 from .. import backend
+from .. import random as _random  # circular: read at call time
 from ..autograd.function import Op
 from ..dtypes import as_dtype, result_type
 from ..errors import DTypeError, ShapeError, fmt_shape, normalize_dim
@@ -610,10 +611,9 @@ def _check_p(p):
 
 def _keep_mask(input, p, shape, generator=None):
     """A 0/1 mask of `shape` (kept with probability 1 - p) from fathom's default generator."""
-    from ..random import _rng  # noqa: PLC0415 - random imports tensor, which imports ops
     dt = input.data.dtype
     gen_dt = dt if dt in (_np.float32, _np.float64) else _np.float32
-    mask = (_rng(generator).random(shape, dtype=gen_dt) >= p).astype(dt)
+    mask = (_random._rng(generator).random(shape, dtype=gen_dt) >= p).astype(dt)
     if backend.namespace(input.data) is not _np:
         mask = backend.to_device(mask, backend.device_of(input.data))
     return mask
