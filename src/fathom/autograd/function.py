@@ -22,6 +22,7 @@ from .grad_mode import state as _mode
 
 _np = backend.np
 _f64 = _np.dtype(_np.float64)
+_ndarray = _np.ndarray
 _F_NUMPY = array_ns.for_xp(_np)
 
 
@@ -89,15 +90,18 @@ class Op(Node):
         xp = None
         for a in args:
             if isinstance(a, Tensor):
-                arrays.append(a.data)
+                d = a.data
+                arrays.append(d)
                 if xp is None:
-                    xp = backend.namespace(a.data)
+                    xp = _np if type(d) is _ndarray else backend.namespace(d)
                 if a.requires_grad:
                     track = True
             else:
                 arrays.append(a)
-        ctx.xp = xp = xp or _np
-        ctx.F = _F_NUMPY if xp is _np else array_ns.for_xp(xp)
+        if xp is None or xp is _np:
+            ctx.xp, ctx.F = _np, _F_NUMPY
+        else:
+            ctx.xp, ctx.F = xp, array_ns.for_xp(xp)
         out = ctx.forward(*arrays, **attrs)
         track = track and _mode.enabled
         if track:
@@ -129,7 +133,7 @@ class Op(Node):
 
 def _wrap_output(ctx, out, k, args, track, Tensor, _make):
     xp = ctx.xp
-    if not isinstance(out, xp.ndarray):
+    if type(out) is not _ndarray and not isinstance(out, xp.ndarray):
         scalar, out = out, xp.asarray(out)  # NumPy hands back scalars for 0-d results
         if any(s is scalar for s in ctx.saved):  # keep "saved the output" recognisable
             ctx.saved = tuple(out if s is scalar else s for s in ctx.saved)

@@ -34,13 +34,18 @@ def _binary(ctx, fn, a, b, dt=None):
     """fn(a, b) at PyTorch's result dtype, with a broadcast error that names the op."""
     if dt is None:
         if type(a) is _ndarray and type(b) is _ndarray and a.dtype is b.dtype:
-            dt = a.dtype
+            dt = a.dtype  # the common case: nothing to promote
         else:
             dt = result_type(a, b)
-    if getattr(a, "dtype", dt) != dt:
-        a = a.astype(dt)
-    if getattr(b, "dtype", dt) != dt:
-        b = b.astype(dt)
+            if getattr(a, "dtype", dt) != dt:
+                a = a.astype(dt)
+            if getattr(b, "dtype", dt) != dt:
+                b = b.astype(dt)
+    else:
+        if getattr(a, "dtype", dt) != dt:
+            a = a.astype(dt)
+        if getattr(b, "dtype", dt) != dt:
+            b = b.astype(dt)
     try:
         return fn(a, b)
     except ValueError:
