@@ -112,7 +112,12 @@ def test_repr_of_extreme_values():
     assert repr(fathom.tensor([1e308, 5e-324], dtype=fathom.float64)).startswith("tensor([")
 
 
-def test_erf_matches_math_erf_to_double_precision():
+@pytest.mark.parametrize("path", ["default", "pure_numpy"])
+def test_erf_matches_math_erf_to_double_precision(path, monkeypatch):
+    """Both erf paths: SciPy's (when installed) and the pure-NumPy fallback."""
+    from fathom.ops import elementwise
+    if path == "pure_numpy":
+        monkeypatch.setattr(elementwise, "_SCIPY_ERF", [None])
     xs = np.concatenate([np.linspace(-8, 8, 16001), [2.4999999, 2.5, 2.5000001, 1.9999999,
                                                      2.0000001, 1e-300, -1e-8, 5.9, 6.1]])
     want = np.array([math.erf(v) for v in xs])
