@@ -136,12 +136,7 @@ def run_backward(roots, retain_graph=False, create_graph=False, capture=None,
                     slot = grads.get(nxt)
                     if slot is None:
                         slot = grads[nxt] = [None] * nxt.n_outputs
-                    if slot[k] is None:
-                        slot[k] = ga
-                    else:
-                        ga = slot[k] + ga
-                        # the sum of two 0-d arrays is a NumPy scalar
-                        slot[k] = _np.asarray(ga) if isinstance(ga, _np.generic) else ga
+                    slot[k] = ga if slot[k] is None else _add(slot[k], ga)
                 deps[e[0]] -= 1
                 if deps[e[0]] == 0:
                     ready.append(e[0])
