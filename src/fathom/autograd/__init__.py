@@ -72,7 +72,6 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     """
     Tensor, _make = _tensor.Tensor, _tensor._make
     outputs = _as_list(outputs)
-    single = isinstance(inputs, Tensor)
     inputs = _as_list(inputs)
     if retain_graph is None:
         retain_graph = create_graph

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from .. import backend
-from ..autograd.function import AccumulateGrad, Op
+from ..autograd.function import Op
 from ..autograd.grad_mode import state as _mode
 from ..dtypes import as_dtype, get_default_dtype, result_type
 from ..dtypes import bool as _bool
@@ -19,10 +19,25 @@ from ..tensor import Tensor, _make
 
 _np = backend.np
 
-__all__ = ['add', 'sub', 'subtract', 'rsub', 'mul', 'multiply', 'div', 'divide', 'true_divide', 'floor_divide', 'remainder', 'fmod', 'neg', 'negative', 'pow', 'square', 'reciprocal', 'maximum', 'minimum', 'clamp', 'clip', 'where', 'exp', 'log', 'log1p', 'expm1', 'log2', 'log10', 'sqrt', 'rsqrt', 'abs', 'absolute', 'sign', 'sin', 'cos', 'tan', 'tanh', 'sigmoid', 'relu', 'erf', 'floor', 'ceil', 'trunc', 'round', 'lerp', 'addcmul', 'addcdiv', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'greater', 'greater_equal', 'less', 'less_equal', 'not_equal', 'equal', 'allclose', 'isclose', 'logical_and', 'logical_or', 'logical_xor', 'logical_not', 'bitwise_and', 'bitwise_or', 'bitwise_xor', 'bitwise_not', 'isnan', 'isinf', 'isfinite', 'cast', 'clone']
+__all__ = ['add', 'sub', 'subtract', 'rsub', 'mul', 'multiply', 'div', 'divide', 'true_divide',
+    'floor_divide', 'remainder', 'fmod', 'neg', 'negative', 'pow', 'square', 'reciprocal',
+    'maximum', 'minimum', 'clamp', 'clip', 'where', 'exp', 'log', 'log1p', 'expm1', 'log2',
+    'log10', 'sqrt', 'rsqrt', 'abs', 'absolute', 'sign', 'sin', 'cos', 'tan', 'tanh', 'sigmoid',
+    'relu', 'erf', 'floor', 'ceil', 'trunc', 'round', 'lerp', 'addcmul', 'addcdiv', 'eq', 'ne',
+    'lt', 'le', 'gt', 'ge', 'greater', 'greater_equal', 'less', 'less_equal', 'not_equal',
+    'equal', 'allclose', 'isclose', 'logical_and', 'logical_or', 'logical_xor', 'logical_not',
+    'bitwise_and', 'bitwise_or', 'bitwise_xor', 'bitwise_not', 'isnan', 'isinf', 'isfinite',
+    'cast', 'clone']
 
 # also Tensor methods
-METHODS = ['subtract', 'multiply', 'divide', 'true_divide', 'floor_divide', 'remainder', 'fmod', 'neg', 'negative', 'pow', 'square', 'reciprocal', 'maximum', 'minimum', 'clamp', 'clip', 'where', 'log1p', 'expm1', 'log2', 'log10', 'sqrt', 'rsqrt', 'abs', 'absolute', 'sign', 'sin', 'cos', 'tan', 'tanh', 'sigmoid', 'erf', 'floor', 'ceil', 'trunc', 'round', 'lerp', 'addcmul', 'addcdiv', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'greater', 'greater_equal', 'less', 'less_equal', 'not_equal', 'equal', 'allclose', 'isclose', 'logical_and', 'logical_or', 'logical_xor', 'logical_not', 'bitwise_and', 'bitwise_or', 'bitwise_xor', 'bitwise_not', 'isnan', 'isinf', 'isfinite']
+METHODS = ['subtract', 'multiply', 'divide', 'true_divide', 'floor_divide', 'remainder', 'fmod',
+    'neg', 'negative', 'pow', 'square', 'reciprocal', 'maximum', 'minimum', 'clamp', 'clip',
+    'where', 'log1p', 'expm1', 'log2', 'log10', 'sqrt', 'rsqrt', 'abs', 'absolute', 'sign',
+    'sin', 'cos', 'tan', 'tanh', 'sigmoid', 'erf', 'floor', 'ceil', 'trunc', 'round', 'lerp',
+    'addcmul', 'addcdiv', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'greater', 'greater_equal', 'less',
+    'less_equal', 'not_equal', 'equal', 'allclose', 'isclose', 'logical_and', 'logical_or',
+    'logical_xor', 'logical_not', 'bitwise_and', 'bitwise_or', 'bitwise_xor', 'bitwise_not',
+    'isnan', 'isinf', 'isfinite']
 _ndarray = _np.ndarray
 
 
