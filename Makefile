@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: setup setup-test run test bench loc clean
+.PHONY: setup setup-test run test lint bench loc clean
 
 setup: $(VENV)/.fathom-installed
 
@@ -25,6 +25,10 @@ run: setup
 
 test: setup-test
 	$(BIN)/python -m pytest tests
+
+lint: setup
+	@$(BIN)/python -m ruff --version >/dev/null 2>&1 || $(BIN)/pip install -q ruff
+	$(BIN)/python -m ruff check src tests benchmarks examples tools
 
 bench: setup-test
 	$(BIN)/python benchmarks/ops.py
