@@ -422,3 +422,23 @@ def test_reflected_operators_with_numpy_and_scalars():
     assert (2 ** x).tolist() == [2.0, 4.0] and (-x).tolist() == [-1.0, -2.0]
     assert (7 // fathom.tensor([2, 3])).tolist() == [3, 2]
     assert (fathom.tensor([5, -5]) % 3).tolist() == [2, 1]
+
+
+def test_silent_float64_widening_is_cast_back_even_with_scalar_args():
+    """Op.apply's guard: NumPy widening float32 to float64 is undone; float64 that came in
+    (a float64 array argument or an explicit dtype) is kept. A Python scalar argument used
+    to switch the guard off, because np.dtype('float64') == None is True."""
+    from fathom.autograd.function import Op
+
+    class Widen(Op):  # a careless op: NumPy's float64 constant widens the result
+        def forward(ctx, x, scale):
+            return x * np.float64(np.pi) * scale
+
+        def backward(ctx, g):
+            return g, None
+
+    x = fathom.ones(3)
+    assert Widen.apply(x, 2.0).dtype == fathom.float32
+    assert Widen.apply(x.double(), 2.0).dtype == fathom.float64
+    assert fathom.mul(x, np.ones(3)).dtype == fathom.float64  # a float64 array is a tensor
+    assert x.sum(dtype=fathom.float64).dtype == fathom.float64

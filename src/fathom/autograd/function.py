@@ -141,7 +141,7 @@ def _wrap_output(ctx, out, k, args, track, Tensor, _make):
             ctx.saved = tuple(out if s is scalar else s for s in ctx.saved)
     if out.dtype is _f64:
         # NumPy widens silently (int -> float64, float32 with a float64 scalar); PyTorch does not.
-        if not any(getattr(a, "dtype", None) == _f64 for a in ctx_arrays(args)):
+        if not _float64_given(args, Tensor):
             out = out.astype(get_default_dtype().np)
     differentiable = track and out.dtype.kind == "f"
     if ctx.is_view and isinstance(args[0], Tensor) and out.base is not None:
@@ -157,9 +157,19 @@ def _wrap_output(ctx, out, k, args, track, Tensor, _make):
     return t
 
 
-def ctx_arrays(args):
+def _float64_given(args, Tensor):
+    """Whether float64 came in: a float64 tensor or array, or an explicit dtype request.
+
+    Python floats do not count (they are weak, as in PyTorch). Beware two NumPy traps:
+    a raw array's `.data` is a memoryview, and `np.dtype('float64') == None` is True.
+    """
     for a in args:
-        yield getattr(a, "data", a)
+        if isinstance(a, Tensor):
+            a = a.data
+        d = a if isinstance(a, _np.dtype) else getattr(a, "dtype", None)
+        if d is not None and d == _f64:
+            return True
+    return False
 
 
 def _stamp_versions(ctx, args, out_tensor, k, Tensor):
