@@ -24,6 +24,14 @@ class GradShapeError(RuntimeError):
     """A backward returned a gradient whose shape does not fit its input."""
 
 
+def require_float(op: str, x) -> None:
+    """Raise DTypeError unless tensor `x` is floating point (math that needs fractions)."""
+    dt = getattr(x, "dtype", None)
+    if dt is not None and not dt.is_floating_point:
+        raise DTypeError(f"{op}: expected a floating point input, got {dt} with shape "
+                         f"{fmt_shape(x.shape)} (hint: call .float() first)")
+
+
 def fmt_shape(shape) -> str:
     """(2, 3) -> '(2, 3)'; () -> '()'; (5,) -> '(5,)'."""
     return str(tuple(shape))

@@ -11,6 +11,7 @@ import json
 import numpy as _np
 
 from . import dtypes as _dt
+from .creation import _place, _size
 from .tensor import Tensor, _make
 
 
@@ -78,12 +79,6 @@ def set_rng_state(state) -> None:
     default_generator.set_state(state)
 
 
-def _size(size):
-    if len(size) == 1 and isinstance(size[0], (tuple, list)):
-        return tuple(size[0])
-    return tuple(int(s) for s in size)
-
-
 def _float_dtype(dtype):
     d = _dt.as_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
     if not d.is_floating_point:
@@ -91,21 +86,12 @@ def _float_dtype(dtype):
     return d.np
 
 
-def _out(arr, requires_grad, device=None):
-    t = _make(arr, None, 0, None)
-    if device is not None and str(device) != "cpu":
-        t = t.to(device)
-    if requires_grad:
-        t.requires_grad_(True)
-    return t
-
-
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Uniform on [0, 1)."""
     dt = _float_dtype(dtype)
     gen_dt = dt if dt in (_np.float32, _np.float64) else _np.float32
     arr = _rng(generator).random(_size(size), dtype=gen_dt).astype(dt, copy=False)
-    return _out(arr, requires_grad, device)
+    return _place(arr, device, requires_grad)
 
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
@@ -113,7 +99,7 @@ def randn(*size, generator=None, dtype=None, device=None, requires_grad=False) -
     dt = _float_dtype(dtype)
     gen_dt = dt if dt in (_np.float32, _np.float64) else _np.float32
     arr = _rng(generator).standard_normal(_size(size), dtype=gen_dt).astype(dt, copy=False)
-    return _out(arr, requires_grad, device)
+    return _place(arr, device, requires_grad)
 
 
 def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None) -> Tensor:
@@ -126,13 +112,13 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
         raise ValueError(f"randint: expected low < high, got low={low}, high={high}")
     dt = _dt.as_dtype(dtype).np if dtype is not None else _np.int64
     arr = _rng(generator).integers(low, high, size=tuple(size), dtype=_np.int64).astype(dt)
-    return _out(arr, False, device)
+    return _place(arr, device, False)
 
 
 def randperm(n: int, *, generator=None, dtype=None, device=None) -> Tensor:
     """A random permutation of 0..n-1."""
     dt = _dt.as_dtype(dtype).np if dtype is not None else _np.int64
-    return _out(_rng(generator).permutation(int(n)).astype(dt), False, device)
+    return _place(_rng(generator).permutation(int(n)).astype(dt), device, False)
 
 
 def rand_like(input, generator=None, dtype=None) -> Tensor:
@@ -157,7 +143,7 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None) -> Tenso
     ref = mean if isinstance(mean, Tensor) else std if isinstance(std, Tensor) else None
     dt = _float_dtype(dtype or (ref.dtype if ref is not None else None))
     z = _rng(generator).standard_normal(shape)
-    return _out((m + s * z).astype(dt), False)
+    return _place((m + s * z).astype(dt), None, False)
 
 
 def bernoulli(input, p=None, *, generator=None) -> Tensor:
@@ -166,7 +152,7 @@ def bernoulli(input, p=None, *, generator=None) -> Tensor:
     if (probs < 0).any() or (probs > 1).any():
         raise ValueError("bernoulli: probabilities must be in [0, 1]")
     draws = _rng(generator).random(input.data.shape) < probs
-    return _out(draws.astype(input.data.dtype), False)
+    return _place(draws.astype(input.data.dtype), None, False)
 
 
 def multinomial(input, num_samples, replacement=False, *, generator=None) -> Tensor:
@@ -185,7 +171,7 @@ def multinomial(input, num_samples, replacement=False, *, generator=None) -> Ten
             raise ValueError(f"multinomial: cannot draw {num_samples} samples without "
                              f"replacement from {(row > 0).sum()} categories")
         out[r] = rng.choice(row.size, size=num_samples, replace=replacement, p=row / total)
-    return _out(out.reshape(w.shape[:-1] + (num_samples,)), False)
+    return _place(out.reshape(w.shape[:-1] + (num_samples,)), None, False)
 
 
 # --- in-place fills (Tensor.normal_ / uniform_ / bernoulli_) ---------------------------------

@@ -16,7 +16,7 @@ import warnings
 
 from .. import backend
 from ..dtypes import int64
-from ..errors import DTypeError, ShapeError, fmt_shape, normalize_dim
+from ..errors import DTypeError, ShapeError, fmt_shape, normalize_dim, require_float
 from ..ops import conv as _conv, nn as _nn, pool as _pool
 from ..ops.conv import *  # noqa: F403
 from ..ops.pool import *  # noqa: F403
@@ -125,13 +125,13 @@ def _mish(x):
 
 def softplus(input, beta=1.0, threshold=20.0):
     """log(1 + exp(beta * x)) / beta, linear where beta * x > threshold; exact at any x."""
-    _nn._float_input("softplus", input)
+    require_float("softplus", input)
     return _nn.Softplus.apply(input, float(beta), float(threshold))
 
 
 def logsigmoid(input):
     """log(sigmoid(x)) = -softplus(-x), finite for any x."""
-    _nn._float_input("logsigmoid", input)
+    require_float("logsigmoid", input)
     return neg(_nn.Softplus.apply(neg(input), 1.0, math.inf))
 
 
@@ -265,7 +265,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         tensor(0.)
     """
     reduction = _reduction("cross_entropy", size_average, reduce, reduction)
-    _nn._float_input("cross_entropy", input)
+    require_float("cross_entropy", input)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got "
                          f"{label_smoothing}")
@@ -420,7 +420,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     if tuple(target.shape) != tuple(input.shape):
         raise ShapeError(f"binary_cross_entropy_with_logits: target size {fmt_shape(target.shape)}"
                          f" must be the same as input size {fmt_shape(input.shape)}")
-    _nn._float_input("binary_cross_entropy_with_logits", input)
+    require_float("binary_cross_entropy_with_logits", input)
     sp = _nn.Softplus.apply(neg(input), 1.0, math.inf)  # log(1 + exp(-x)), no overflow
     if pos_weight is not None:
         sp = mul(sp, add(mul(sub(pos_weight, 1.0), target), 1.0))
@@ -529,7 +529,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm: running_mean and running_var must be given when "
                              "training=False (hint: pass training=True to use batch statistics)")
-        _nn._float_input("batch_norm", input)
+        require_float("batch_norm", input)
         xp = backend.namespace(running_var.data)
         inv = (1 / xp.sqrt(running_var.data.reshape(shape) + eps)).astype(running_var.data.dtype)
         out = mul(sub(input, running_mean.data.reshape(shape)), inv)

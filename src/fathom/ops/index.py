@@ -112,17 +112,7 @@ class IndexPut(Op):
     def forward(ctx, x, index, value):
         ctx.index = index
         out = x.copy()
-        try:
-            out[index] = value
-        except ValueError:
-            vshape = getattr(value, "shape", ())
-            raise ShapeError(f"setitem: value of shape {fmt_shape(vshape)} cannot be broadcast "
-                             f"to the indexed shape {fmt_shape(x[index].shape)} of a tensor "
-                             f"of shape {fmt_shape(x.shape)}") from None
-        except IndexError as e:
-            msg = str(e).replace("axis", "dimension")
-            raise IndexError(f"setitem: {msg}; got index {_show(index)} for a tensor of shape "
-                             f"{fmt_shape(x.shape)}") from None
+        _assign(out, index, value)
         ctx.vshape, ctx.shape = getattr(value, "shape", ()), x.shape
         return out
 
@@ -163,18 +153,23 @@ def setitem(input, index, value):
     if not input.data.flags.writeable:
         raise RuntimeError("setitem: the tensor's memory is read-only (an expanded or "
                            "broadcast view); call .clone() first")
+    _assign(input.data, idx, raw)
+    input._vc[0] += 1
+
+
+def _assign(out, index, value):
+    """out[index] = value, with errors that name setitem, the index and both shapes."""
     try:
-        input.data[idx] = raw
+        out[index] = value
     except ValueError:
-        raise ShapeError(f"setitem: value of shape {fmt_shape(getattr(raw, 'shape', ()))} "
+        raise ShapeError(f"setitem: value of shape {fmt_shape(getattr(value, 'shape', ()))} "
                          f"cannot be broadcast to the indexed shape "
-                         f"{fmt_shape(input.data[idx].shape)} of a tensor of shape "
-                         f"{fmt_shape(input.data.shape)}") from None
+                         f"{fmt_shape(out[index].shape)} of a tensor of shape "
+                         f"{fmt_shape(out.shape)}") from None
     except IndexError as e:
         msg = str(e).replace("axis", "dimension")
-        raise IndexError(f"setitem: {msg}; got index {_show(idx)} for a tensor of shape "
-                         f"{fmt_shape(input.data.shape)}") from None
-    input._vc[0] += 1
+        raise IndexError(f"setitem: {msg}; got index {_show(index)} for a tensor of shape "
+                         f"{fmt_shape(out.shape)}") from None
 
 
 def _index_put(x, idx, value):

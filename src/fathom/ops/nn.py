@@ -23,7 +23,7 @@ from .. import backend
 from .. import random as _random  # circular: read at call time
 from ..autograd.function import Op
 from ..dtypes import as_dtype, result_type
-from ..errors import DTypeError, ShapeError, fmt_shape, normalize_dim
+from ..errors import DTypeError, ShapeError, fmt_shape, normalize_dim, require_float
 from ..tensor import Tensor
 from .elementwise import abs, add, cast, clamp, div, exp, expm1, mul, sqrt, sub, where
 from .elementwise import inplace as _inplace
@@ -44,13 +44,6 @@ METHODS = ['softmax', 'log_softmax', 'heaviside']
 def _graph_mode(saved) -> bool:
     """True inside a create_graph backward: saved inputs then arrive as Tensors."""
     return isinstance(saved, Tensor)
-
-
-def _float_input(op, x):
-    dt = getattr(x, "dtype", None)
-    if dt is not None and not dt.is_floating_point:
-        raise DTypeError(f"{op}: expected a floating point input, got {dt} with shape "
-                         f"{fmt_shape(x.shape)} (hint: call .float() first)")
 
 
 # --- linear ---------------------------------------------------------------------------
@@ -162,7 +155,7 @@ def _softmax_dim(op, input, dim, stacklevel=3):
 def _softmax_like(op_cls, name, input, dim, dtype, *extra):
     if dtype is not None:
         input = cast(input, as_dtype(dtype).np)
-    _float_input(name, input)
+    require_float(name, input)
     axis = _softmax_dim(name, input, dim, 4)
     if input.ndim == 0:
         return reshape(op_cls.apply(reshape(input, (1,)), 0, *extra), ())
@@ -478,7 +471,7 @@ class Standardize(Op):
 
 
 def _standardize(input, axes, eps):
-    _float_input("normalization", input)
+    require_float("normalization", input)
     return Standardize.apply(input, axes, eps)
 
 
@@ -547,7 +540,7 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
         raise ShapeError(f"rms_norm: input's trailing dims must equal normalized_shape; got "
                          f"normalized_shape {normalized_shape} and input "
                          f"{fmt_shape(input.shape)}")
-    _float_input("rms_norm", input)
+    require_float("rms_norm", input)
     if eps is None:
         eps = float(_np.finfo(input.data.dtype).eps)
     dims = tuple(range(input.ndim - k, input.ndim))

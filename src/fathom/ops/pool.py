@@ -44,16 +44,13 @@ def _reduce_windows(xp, xc, geo, ufunc):
     return out
 
 
-def _first_max(xp, x, out, geo, valid):
-    """Offset number (row-major in the window) of each window's first maximum."""
+def _first_hits(xp, xc, out, geo, valid):
+    """Yield (i, j, hit): where kernel offset (i, j) holds its window's FIRST maximum."""
     kh, kw = geo[0]
-    idx = xp.zeros(out.shape, dtype=_np.int64)
     taken = None
-    nan = out != out
     for i in range(kh):
         for j in range(kw):
-            v = window(x, i, j, geo)
-            hit = (v == out)
+            hit = window(xc, i, j, geo) == out
             if valid is not None:
                 hit &= valid[0][i][:, None] & valid[1][j][None, :]
             if taken is None:
@@ -61,12 +58,31 @@ def _first_max(xp, x, out, geo, valid):
             else:
                 hit &= ~taken
                 taken |= hit
-            idx[hit] = i * kw + j
-    if nan.any():  # torch keeps the LAST NaN of a window
-        for i in range(kh):
-            for j in range(kw):
-                idx[nan & (window(x, i, j, geo) != window(x, i, j, geo))] = i * kw + j
-    return idx
+            yield i, j, hit
+
+
+def _last_nan(xp, xc, out, geo):
+    """Offset of the LAST NaN in windows whose max is NaN (-1 elsewhere), as torch; None
+    when no window has a NaN."""
+    nan = out != out
+    if not nan.any():
+        return None
+    kh, kw = geo[0]
+    last = xp.full(out.shape, -1)
+    for i in range(kh):
+        for j in range(kw):
+            v = window(xc, i, j, geo)
+            last[nan & (v != v)] = i * kw + j
+    return last
+
+
+def _first_max(xp, x, out, geo, valid):
+    """Offset number (row-major in the window) of each window's first maximum."""
+    idx = xp.zeros(out.shape, dtype=_np.int64)
+    for i, j, hit in _first_hits(xp, x, out, geo, valid):
+        idx[hit] = i * geo[0][1] + j
+    last = _last_nan(xp, x, out, geo)
+    return idx if last is None else xp.where(last >= 0, last, idx)
 
 
 class MaxPool2d(Op):
@@ -121,29 +137,14 @@ def _max_pool_backward(xp, x, out, g, geo, fast):
     xc = x if fast else pad_canvas(xp, x, pads, -_np.inf)
     valid = None if fast else _valid(geo, H, W)
     gc = xp.zeros(xc.shape, dtype=g.dtype)
-    taken = None
     g = g.astype(gc.dtype, copy=False)
-    for i in range(kh):
-        for j in range(kw):
-            hit = window(xc, i, j, geo) == out
-            if valid is not None:
-                hit &= valid[0][i][:, None] & valid[1][j][None, :]
-            if taken is None:
-                taken = hit
-            else:
-                hit &= ~taken
-                taken |= hit
-            if fast:  # disjoint windows: write, don't accumulate
-                xp.multiply(g, hit, out=window(gc, i, j, geo))
-            else:
-                window(gc, i, j, geo)[...] += xp.where(hit, g, 0)
-    if not taken.all():  # windows whose max is NaN: route to the last NaN, as torch
-        nan = ~taken
-        last = xp.full(out.shape, -1)
-        for i in range(kh):
-            for j in range(kw):
-                v = window(xc, i, j, geo)
-                last[nan & (v != v)] = i * kw + j
+    for i, j, hit in _first_hits(xp, xc, out, geo, valid):
+        if fast:  # disjoint windows: write, don't accumulate
+            xp.multiply(g, hit, out=window(gc, i, j, geo))
+        else:
+            window(gc, i, j, geo)[...] += xp.where(hit, g, 0)
+    last = _last_nan(xp, xc, out, geo)
+    if last is not None:
         for i in range(kh):
             for j in range(kw):
                 window(gc, i, j, geo)[...] += xp.where(last == i * kw + j, g, 0)

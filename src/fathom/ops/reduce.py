@@ -11,8 +11,9 @@ from collections import namedtuple
 
 from .. import backend
 from ..autograd.function import Op
+from .elementwise import _to_float
 from ..dtypes import as_dtype, get_default_dtype
-from ..errors import DTypeError, normalize_dim
+from ..errors import DTypeError, normalize_dim, require_float
 
 _np = backend.np
 
@@ -293,17 +294,6 @@ def _raw(a):
     return a.data if hasattr(a, "requires_grad") else a
 
 
-def _to_float(x):
-    return x if x.dtype.kind == "f" else x.astype(get_default_dtype().np)
-
-
-def _float_input(op, input):
-    if input.data.dtype.kind != "f":
-        raise DTypeError(f"{op}: expected a floating point tensor as input, got "
-                         f"{input.dtype} of shape {tuple(input.shape)} (hint: call .float() "
-                         f"first)")
-
-
 # --- public functions -------------------------------------------------------------------
 
 def sum(input, dim=None, keepdim=False, *, dtype=None):  # noqa: A001 - PyTorch's name
@@ -390,7 +380,7 @@ def _var_args(op, input, dim, unbiased, keepdim, correction):
         correction = 1 if unbiased is None else int(bool(unbiased))
     elif unbiased is not None:
         raise ValueError(f"{op}: pass either unbiased or correction, not both")
-    _float_input(op, input)
+    require_float(op, input)
     return _axes(op, dim, input.ndim, input.shape), correction
 
 
@@ -432,7 +422,7 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     from .elementwise import abs as _abs  # noqa: PLC0415
     if dtype is not None:
         input = input.to(dtype)
-    _float_input("norm", input)
+    require_float("norm", input)
     if p == "fro" or p is None:
         if dim is not None and not isinstance(dim, int) and len(tuple(dim)) > 2:
             raise ValueError(f"norm: 'fro' takes at most 2 dims, got dim={tuple(dim)} for "
