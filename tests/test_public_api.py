@@ -52,9 +52,10 @@ def test_names_have_the_right_kinds():
     assert isinstance(fathom.tensor([1.0]), fathom.Tensor)
     assert issubclass(fathom.autograd.Function, object) and callable(fathom.autograd.grad)
     assert fathom.device("cpu") == "cpu"
-    for ctx in (fathom.no_grad(), fathom.enable_grad(), fathom.autograd.detect_anomaly()):
+    for ctx, grad_on in ((fathom.no_grad(), False), (fathom.enable_grad(), True),
+                         (fathom.autograd.detect_anomaly(), True)):
         with ctx:
-            pass
+            assert fathom.is_grad_enabled() is grad_on
 
 
 def _import_seconds():
