@@ -1,0 +1,5 @@
+"""Benchmark rows: being written."""
+
+
+def rows(torch):
+    return []

@@ -1,0 +1,1 @@
+"""fathom.nn.utils: gradient clipping, parameter/vector conversion, penalties."""
