@@ -20,6 +20,7 @@ from .random import (manual_seed, seed, initial_seed, Generator, default_generat
                      randn, randint, randperm, rand_like, randn_like, randint_like, normal,
                      bernoulli, multinomial, get_rng_state, set_rng_state)
 from . import autograd, random, accelerator  # noqa: F401
+from . import nn, optim  # noqa: F401
 
 __version__ = "0.1.0"
 

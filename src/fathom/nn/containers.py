@@ -155,6 +155,21 @@ class ModuleList(Module):
     def forward(self, *args, **kwargs):
         raise NotImplementedError("ModuleList has no forward; iterate over it instead")
 
+    def __repr__(self):
+        # runs of identical children print once, as "(0-5): 6 x Block(...)" (PyTorch's form)
+        if not len(self):
+            return self._get_name() + "()"
+        runs = []  # [start, end, repr]
+        for i, mod in enumerate(self):
+            r = repr(mod)
+            if runs and runs[-1][2] == r:
+                runs[-1][1] = i
+            else:
+                runs.append([i, i, r])
+        lines = [(f"({a}): {r}" if a == b else f"({a}-{b}): {b - a + 1} x {r}")
+                 .replace("\n", "\n  ") for a, b, r in runs]
+        return self._get_name() + "(\n  " + "\n  ".join(lines) + "\n)"
+
 
 class ModuleDict(Module):
     """An ordered dict of modules, registered under their keys."""
@@ -249,8 +264,7 @@ class ParameterList(Module):
         return self
 
     def extra_repr(self):
-        return "\n".join(f"({i}): Parameter containing: [{p.dtype} of size "
-                         f"{'x'.join(map(str, p.shape))}]" for i, p in enumerate(self))
+        return "\n".join(_describe_parameter(i, p, p.dtype) for i, p in enumerate(self))
 
 
 class ParameterDict(Module):
@@ -292,3 +306,12 @@ class ParameterDict(Module):
         items = parameters.items() if hasattr(parameters, "items") else parameters
         for key, value in items:
             self[key] = value
+
+    def extra_repr(self):
+        return "\n".join(_describe_parameter(k, p, p.type()) for k, p in self.items())
+
+
+def _describe_parameter(key, p, kind):
+    dev = "" if p.device.type == "cpu" else f" ({p.device})"
+    return f"  ({key}): Parameter containing: [{kind} of size " \
+           f"{'x'.join(map(str, p.shape))}{dev}]"

@@ -14,6 +14,10 @@ from .nn import *  # noqa: F403 - softmax, log_softmax, dropout... are also fath
 from ..creation import full  # noqa: F401
 
 _FAMILIES = (elementwise, index, linalg, reduce, shape, conv, pool, nn)
+# `from fathom.ops import *` gives the ops only, not the family modules (fathom.nn is
+# the layers package, not ops.nn)
+__all__ = [name for fam in (elementwise, index, linalg, reduce, shape, nn)
+           for name in fam.__all__] + ["full"]
 
 # Functions that are also Tensor methods (self as first argument).
 METHODS = frozenset(name for fam in _FAMILIES for name in getattr(fam, "METHODS", ()))
