@@ -701,3 +701,639 @@ __all__ = [*_conv.__all__, *_pool.__all__, *_nn.__all__,
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div",
            "dropout1d", "dropout2d", "dropout3d", "batch_norm", "instance_norm", "normalize",
            "embedding", "one_hot", "scaled_dot_product_attention"]
+
+
+# --- activations added with the activation modules (composites: no backward) ----------
+# hardshrink, prelu and rrelu, composed from ops; the layer table checks them against
+# PyTorch through nn.Hardshrink, nn.PReLU and nn.RReLU.
+
+from .. import random as _random  # noqa: E402
+
+
+def hardshrink(input, lambd=0.5):
+    """x where |x| > lambd, else 0."""
+    return where(abs(input) > lambd, input, 0.0)
+
+
+def prelu(input, weight):
+    """x where x > 0, else weight * x; weight has 1 value or one per channel (dim 1).
+
+    input (*) with weight (1,), or input (N, C, *) with weight (C,).
+    """
+    if input.ndim == 0:
+        raise ShapeError("prelu: input must have at least one dim, got a 0-d input")
+    n = weight.numel()
+    if n != 1:
+        C = input.shape[1] if input.ndim >= 2 else 1
+        if weight.ndim != 1 or n != C:
+            raise ShapeError(f"prelu: weight must have one value or one per input channel "
+                             f"(dim 1, size {C}); got weight {fmt_shape(weight.shape)} and input "
+                             f"{fmt_shape(input.shape)}")
+        weight = reshape(weight, (C,) + (1,) * (input.ndim - 2))
+    return where(input > 0, input, mul(weight, input))
+
+
+def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
+    """Randomized leaky ReLU: x where x >= 0, else a * x.
+
+    training: a ~ U(lower, upper), drawn per element from fathom's default generator
+    (fathom.manual_seed makes it repeatable). Otherwise a = (lower + upper) / 2.
+    """
+    if not training:
+        return leaky_relu(input, (lower + upper) / 2, inplace)
+    require_float("rrelu", input)
+    x = input.data
+    noise = _random._rng(None).uniform(lower, upper, x.shape).astype(x.dtype, copy=False)
+    if backend.namespace(x) is not _np:
+        noise = backend.to_device(noise, backend.device_of(x))
+    noise = backend.namespace(x).where(x <= 0, noise, 1).astype(x.dtype, copy=False)
+    return _act(input, inplace, mul, noise)
+
+
+__all__ += ["hardshrink", "prelu", "rrelu"]
+
+
+# === losses composed from ops (added with the loss modules in nn/loss.py) ===============
+# Each is PyTorch's formula written with differentiable ops, so it needs no backward.
+
+from ..errors import broadcast_shapes as _broadcast_shapes  # noqa: E402
+from ..ops.elementwise import minimum as _minimum  # noqa: E402
+from ..ops.reduce import logsumexp  # noqa: E402
+from ..ops.shape import cat, stack  # noqa: E402
+
+
+def _const(like, array):
+    """A constant (no-grad) tensor holding `array` in `like`'s dtype."""
+    return _make(array.astype(like.data.dtype, copy=False), None, 0, None)
+
+
+def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8,
+                     reduce=None, reduction="mean"):
+    """Negative log likelihood of a Poisson target: exp(x) - t x when log_input (x is the
+    log-rate), else x - t log(x + eps). `full` adds Stirling's approximation of log(t!),
+    t log t - t + 0.5 log(2 pi t), where t > 1."""
+    reduction = _reduction("poisson_nll_loss", size_average, reduce, reduction)
+    if log_input:
+        loss = sub(exp(input), mul(target, input))
+    else:
+        loss = sub(input, mul(target, log(add(input, eps))))
+    if full:
+        big = target > 1
+        t = where(big, target, 1.0)  # keeps log (and its gradient) away from t <= 0
+        stirling = add(sub(mul(t, log(t)), t), mul(log(mul(t, 2 * math.pi)), 0.5))
+        loss = add(loss, where(big, stirling, 0.0))
+    return _reduce(loss, reduction)
+
+
+def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    """0.5 (log var + (input - target)^2 / var), plus 0.5 log(2 pi) when full.
+
+    var has the input's shape (one variance per value), the input's shape without its
+    last dim, or the input's shape with one dim of size 1 (shared variances); a number
+    is one variance for all. Values below eps are raised to eps in the forward only:
+    as PyTorch, the gradient reaches var as if unclamped.
+    """
+    op = "gaussian_nll_loss"
+    if isinstance(var, (int, float)):
+        if var < 0:
+            raise ValueError(f"{op}: var has negative entry/entries (var={var})")
+        var = _const(input, backend.namespace(input.data).full(input.shape, float(var)))
+    elif bool((var.data < 0).any()):
+        raise ValueError(f"{op}: var has negative entry/entries")
+    xs, vs = tuple(input.shape), tuple(var.shape)
+    if vs != xs:
+        if xs[:-1] == vs:  # one variance per sample: broadcast over the last dim
+            var = unsqueeze(var, -1)
+        elif not (len(vs) == len(xs) and [v for x, v in zip(xs, vs) if x != v] == [1]):
+            raise ShapeError(f"{op}: var is of incorrect size; got var {fmt_shape(vs)} for input "
+                             f"{fmt_shape(xs)} (expected the input's shape, the input's shape "
+                             f"without its last dim, or the input's shape with one dim of size 1)")
+    reduction = _reduction(op, None, None, reduction)
+    xp = backend.namespace(var.data)
+    var = add(var, _const(var, xp.maximum(var.data, eps) - var.data))  # clamp, gradient kept
+    d = sub(input, target)
+    loss = mul(add(log(var), div(mul(d, d), var)), 0.5)
+    if full:
+        loss = add(loss, 0.5 * math.log(2 * math.pi))
+    return _reduce(loss, reduction)
+
+
+def cosine_embedding_loss(input1, input2, target, margin=0, size_average=None, reduce=None,
+                          reduction="mean"):
+    """1 - cos(x1, x2) where target is 1; max(0, cos(x1, x2) - margin) where it is -1.
+
+    input1, input2 (N, D) with target (N,), or (D,) with a 0-d target.
+    """
+    op = "cosine_embedding_loss"
+    reduction = _reduction(op, size_average, reduce, reduction)
+    shapes = (f"input1 {fmt_shape(input1.shape)}, input2 {fmt_shape(input2.shape)} and target "
+              f"{fmt_shape(target.shape)}")
+    if target.ndim > 1 or input1.ndim != target.ndim + 1 or input2.ndim != target.ndim + 1:
+        raise ShapeError(f"{op}: expected inputs (N, D) with target (N,), or inputs (D,) with a "
+                         f"0-d target; got {shapes}")
+    batch = _broadcast_shapes(op, tuple(input1.shape), tuple(input2.shape))[:-1]
+    if target.ndim and target.shape[0] not in (1, batch[0]):
+        raise ShapeError(f"{op}: target must hold one value per pair of inputs; got {shapes}")
+    dim = target.ndim
+    eps = 1e-12  # PyTorch's: keeps the denominator of a zero vector positive
+    dot = sum(mul(input1, input2), dim)
+    mag = mul(add(sum(mul(input1, input1), dim), eps), add(sum(mul(input2, input2), dim), eps))
+    cos = div(dot, mag ** 0.5)
+    loss = add(where(target == 1, sub(1.0, cos), 0.0),
+               where(target == -1, clamp(sub(cos, margin), min=0.0), 0.0))
+    return _reduce(loss, reduction)
+
+
+def margin_ranking_loss(input1, input2, target, margin=0, size_average=None, reduce=None,
+                        reduction="mean"):
+    """max(0, -target (input1 - input2) + margin): target 1 asks for input1 > input2,
+    -1 for input1 < input2."""
+    op = "margin_ranking_loss"
+    reduction = _reduction(op, size_average, reduce, reduction)
+    if not input1.ndim == input2.ndim == target.ndim:
+        raise ShapeError(f"{op}: input1, input2 and target must have the same number of dims; "
+                         f"got input1 {fmt_shape(input1.shape)}, input2 "
+                         f"{fmt_shape(input2.shape)} and target {fmt_shape(target.shape)}")
+    return _reduce(clamp(add(mul(neg(target), sub(input1, input2)), margin), min=0.0), reduction)
+
+
+def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None,
+                         reduction="mean"):
+    """input where target is 1, max(0, margin - input) where target is -1 (input is
+    usually a distance)."""
+    reduction = _reduction("hinge_embedding_loss", size_average, reduce, reduction)
+    loss = add(where(target != 1, clamp(sub(margin, input), min=0.0), 0.0),
+               where(target != -1, input, 0.0))
+    return _reduce(loss, reduction)
+
+
+def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """log(1 + exp(-target * input)) for targets in {1, -1}; exact at any x (softplus)."""
+    op = "soft_margin_loss"
+    reduction = _reduction(op, size_average, reduce, reduction)
+    if _broadcast_shapes(op, tuple(input.shape), tuple(target.shape)) != tuple(input.shape):
+        raise ShapeError(f"{op}: target must broadcast to the input's shape; got target "
+                         f"{fmt_shape(target.shape)} and input {fmt_shape(input.shape)}")
+    return _reduce(_nn.Softplus.apply(neg(mul(input, target)), 1.0, math.inf), reduction)
+
+
+def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None,
+                                reduction="mean"):
+    """Binary cross entropy with logits per class, averaged over the classes (last dim):
+    input (N, C) logits, target (N, C) in {0, 1}; weight (C,) scales each class."""
+    reduction = _reduction("multilabel_soft_margin_loss", size_average, reduce, reduction)
+    loss = neg(add(mul(target, logsigmoid(input)), mul(sub(1.0, target), logsigmoid(neg(input)))))
+    if weight is not None:
+        loss = mul(loss, weight)
+    C = input.shape[-1]
+    return _reduce(div(sum(loss, input.ndim - 1), C), reduction)
+
+
+def _index_target(op, target, what):
+    """The array of integer class indices (a float or bool target raises DTypeError)."""
+    if target.dtype.is_floating_point or target.dtype.np.kind == "b":
+        raise DTypeError(f"{op}: {what} must be integers (int64), got {target.dtype} with shape "
+                         f"{fmt_shape(target.shape)} (hint: target.long())")
+    return target.data
+
+
+def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """Multi-label hinge loss: sum over listed classes j and unlisted classes i of
+    max(0, 1 - (x[j] - x[i])), divided by C.
+
+    input (C,) or (N, C); target of the same shape holds the listed class indices,
+    ended by the first -1 (the rest is ignored).
+    """
+    op = "multilabel_margin_loss"
+    reduction = _reduction(op, size_average, reduce, reduction)
+    if input.ndim not in (1, 2) or input.shape[-1] == 0:
+        raise ShapeError(f"{op}: expected a non-empty input (C,) or (N, C), got input "
+                         f"{fmt_shape(input.shape)}")
+    if tuple(target.shape) != tuple(input.shape):
+        raise ShapeError(f"{op}: target must have the input's shape (class indices padded "
+                         f"with -1); got target {fmt_shape(target.shape)} and input "
+                         f"{fmt_shape(input.shape)}")
+    t = _index_target(op, target, "targets")
+    x = input if input.ndim == 2 else reshape(input, (1, -1))
+    N, C = x.shape
+    t = t.reshape(N, C)
+    xp = backend.namespace(t)
+    listed = xp.cumprod(t >= 0, axis=1).astype(bool)  # the entries before the first -1
+    bad = listed & (t >= C)
+    if bool(bad.any()):
+        raise IndexError(f"{op}: target {int(t[bad][0])} is out of bounds for {C} classes "
+                         f"(expected 0 <= target < {C}, or -1 to end the list)")
+    # counts[n, j]: how often class j is listed (PyTorch counts a repeated index twice)
+    rows = xp.broadcast_to(xp.arange(N)[:, None] * C, (N, C))
+    counts = xp.bincount((rows + t)[listed], minlength=N * C).reshape(N, C)
+    pairs = _const(input, counts[:, :, None] * (counts == 0)[:, None, :])  # j listed, i not
+    z = _relu(add(sub(unsqueeze(x, 1), unsqueeze(x, 2)), 1.0))  # z[n, j, i] = 1 - x_j + x_i
+    loss = div(sum(mul(z, pairs), (1, 2)), C)
+    return _reduce(loss if input.ndim == 2 else reshape(loss, ()), reduction)
+
+
+def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None,
+                      reduce=None, reduction="mean"):
+    """Multi-class hinge loss: sum over i != y of max(0, margin - x[y] + x[i])^p, divided
+    by C, with y the target class; weight (C,) scales by the weight of y.
+
+    input (N, C) or (C,); target (N,) or () class indices.
+    """
+    op = "multi_margin_loss"
+    reduction = _reduction(op, size_average, reduce, reduction)
+    if p not in (1, 2):
+        raise ValueError(f"{op}: only p == 1 and p == 2 supported, got p={p}")
+    if weight is not None and weight.ndim != 1:
+        raise ValueError(f"{op}: weight must be one-dimensional, got weight "
+                         f"{fmt_shape(weight.shape)}")
+    if input.ndim not in (1, 2) or input.shape[-1] == 0:
+        raise ShapeError(f"{op}: expected a non-empty input (C,) or (N, C), got input "
+                         f"{fmt_shape(input.shape)}")
+    x = input if input.ndim == 2 else reshape(input, (1, -1))
+    N, C = x.shape
+    if target.ndim > 1 or target.numel() != N:
+        raise ShapeError(f"{op}: expected one class index per sample, target ({N},); got "
+                         f"target {fmt_shape(target.shape)} for input {fmt_shape(input.shape)}")
+    t = _index_target(op, target, "class-index targets").reshape(N)
+    bad = (t < 0) | (t >= C)
+    if bool(bad.any()):
+        raise IndexError(f"{op}: target {int(t[bad][0])} is out of bounds for {C} classes "
+                         f"(expected 0 <= target < {C})")
+    if weight is not None and tuple(weight.shape) != (C,):
+        raise ShapeError(f"{op}: weight must have one value per class, shape ({C},); got "
+                         f"weight {fmt_shape(weight.shape)}")
+    xp = backend.namespace(t)
+    xy = getitem(x, (xp.arange(N), t))
+    h = _relu(add(sub(x, unsqueeze(xy, 1)), margin))
+    if p == 2:
+        h = mul(h, h)
+    h = mul(h, _const(input, xp.arange(C) != t[:, None]))  # the target class adds nothing
+    if weight is not None:
+        h = mul(h, unsqueeze(getitem(weight, (t,)), 1))
+    loss = div(sum(h, 1), C)
+    return _reduce(loss if input.ndim == 2 else reshape(loss, tuple(target.shape)), reduction)
+
+
+def _triplet_dims(op, anchor, positive, negative):
+    if not anchor.ndim == positive.ndim == negative.ndim:
+        raise ShapeError(f"{op}: the anchor, positive and negative tensors must have the same "
+                         f"number of dims; got anchor {fmt_shape(anchor.shape)}, positive "
+                         f"{fmt_shape(positive.shape)} and negative {fmt_shape(negative.shape)}")
+
+
+def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False,
+                        size_average=None, reduce=None, reduction="mean"):
+    """max(0, d(a, p) - d(a, n) + margin) with d the pairwise p-norm distance over the
+    last dim; `swap` uses min(d(a, n), d(p, n)) as the negative distance."""
+    op = "triplet_margin_loss"
+    reduction = _reduction(op, size_average, reduce, reduction)
+    if margin <= 0:
+        raise ValueError(f"{op}: margin must be greater than 0, got {margin}")
+    _triplet_dims(op, anchor, positive, negative)
+    d_pos = _nn.pairwise_distance(anchor, positive, p, eps)
+    d_neg = _nn.pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        d_neg = _minimum(d_neg, _nn.pairwise_distance(positive, negative, p, eps))
+    return _reduce(clamp(add(sub(d_pos, d_neg), margin), min=0.0), reduction)
+
+
+def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None,
+                                      margin=1.0, swap=False, reduction="mean"):
+    """triplet_margin_loss with any distance_function(x1, x2) -> distances
+    (pairwise_distance when None)."""
+    op = "triplet_margin_with_distance_loss"
+    reduction = _reduction(op, None, None, reduction)
+    if margin <= 0:
+        raise ValueError(f"{op}: margin must be greater than 0, got {margin}")
+    _triplet_dims(op, anchor, positive, negative)
+    dist = _nn.pairwise_distance if distance_function is None else distance_function
+    d_pos = dist(anchor, positive)
+    d_neg = dist(anchor, negative)
+    if swap:
+        d_neg = _minimum(d_neg, dist(positive, negative))
+    return _reduce(clamp(add(sub(d_pos, d_neg), margin), min=0.0), reduction)
+
+
+def _lengths(op, what, value, n):
+    """Per-sample lengths (a tensor, a list or a number) as an int array of n values."""
+    arr = value.data if isinstance(value, Tensor) else value
+    arr = _np.asarray(arr if not hasattr(arr, "get") else arr.get())  # CuPy -> host
+    if arr.dtype.kind not in "iu" or arr.size != n:
+        raise ShapeError(f"{op}: {what} must hold {n} integer(s), one per sample; got "
+                         f"{arr.dtype} of shape {fmt_shape(arr.shape)}")
+    return arr.reshape(n).astype(_np.int64)
+
+
+def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction="mean",
+             zero_infinity=False):
+    """Connectionist temporal classification: -log of the total probability of every
+    alignment of each target to its input (the forward algorithm, in log space).
+
+    log_probs (T, N, C) (or (T, C)): log_softmax outputs; targets (N, S) padded, or the
+    targets of all samples joined in one 1-D tensor (sum(target_lengths),), without
+    blanks; input_lengths, target_lengths (N,). 'mean' divides each loss by its target
+    length, then averages. An impossible alignment gives inf (0 with zero_infinity).
+
+    Deviations from PyTorch: the gradient is the true derivative -occupancy (PyTorch
+    returns exp(log_probs) - occupancy, equal once chained through log_softmax); an
+    infinite loss has gradient 0 (PyTorch's is nan); out-of-range targets raise.
+    """
+    op = "ctc_loss"
+    reduction = _reduction(op, None, None, reduction)
+    require_float(op, log_probs)
+    unbatched = log_probs.ndim == 2
+    if unbatched:
+        log_probs = unsqueeze(log_probs, 1)  # 1-D targets then read as joined, as PyTorch
+    if log_probs.ndim != 3:
+        raise ShapeError(f"{op}: expected log_probs (T, N, C) or (T, C), got log_probs "
+                         f"{fmt_shape(log_probs.shape)}")
+    T, N, C = log_probs.shape
+    in_len = _lengths(op, "input_lengths", input_lengths, N)
+    tg_len = _lengths(op, "target_lengths", target_lengths, N)
+    if bool((in_len > T).any()) or bool((in_len < 0).any()):
+        raise ValueError(f"{op}: input_lengths must be in [0, {T}] (the time dim of log_probs "
+                         f"{fmt_shape(log_probs.shape)}), got {in_len.tolist()}")
+    t_all = _index_target(op, targets, "targets")
+    t_all = t_all.get() if hasattr(t_all, "get") else _np.asarray(t_all)
+    S = int(tg_len.max()) if N else 0
+    if t_all.ndim == 1:  # joined targets: cut them per sample
+        if t_all.size != int(tg_len.sum()):
+            raise ShapeError(f"{op}: 1-D targets hold {t_all.size} labels but target_lengths "
+                             f"sum to {int(tg_len.sum())}")
+        padded = _np.full((N, S), blank, _np.int64)
+        padded[_np.arange(S) < tg_len[:, None]] = t_all
+    else:
+        if t_all.ndim != 2 or t_all.shape[0] != N or t_all.shape[1] < S:
+            raise ShapeError(f"{op}: expected targets (N, S) with N = {N} and S >= "
+                             f"max(target_lengths) = {S}, got targets "
+                             f"{fmt_shape(targets.shape)} for log_probs "
+                             f"{fmt_shape(log_probs.shape)}")
+        padded = _np.where(_np.arange(S) < tg_len[:, None], t_all[:, :S], blank)
+    used = _np.arange(S) < tg_len[:, None]
+    if bool((used & ((padded < 0) | (padded >= C) | (padded == blank))).any()):
+        raise IndexError(f"{op}: targets must be class indices in [0, {C}) other than the "
+                         f"blank {blank}")
+    # the extended label sequence: blank, l1, blank, l2, ..., blank (L = 2S + 1)
+    L = 2 * S + 1
+    ext = _np.full((N, L), blank, _np.int64)
+    ext[:, 1::2] = padded
+    skip = _np.zeros((N, L), bool)  # s may come from s - 2: a label unlike the one before
+    skip[:, 2:] = (ext[:, 2:] != blank) & (ext[:, 2:] != ext[:, :-2])
+    xp = backend.namespace(log_probs.data)
+    dev = (lambda a: backend.to_device(a, log_probs.device)) if xp is not _np else (lambda a: a)
+    rows = dev(_np.arange(N)[:, None])
+    em = getitem(log_probs, (slice(None), rows, dev(ext)))  # (T, N, L) emission log-probs
+    # a finite floor instead of -inf keeps logsumexp and its gradient free of nan; paths
+    # that start there stay near it and weigh exp(-1e30) = 0 in every sum
+    low = -1e30
+    skip, start = dev(skip), dev(_np.arange(L) < 2)
+    fill1 = _const(log_probs, xp.full((N, 1), low))
+    fill2 = _const(log_probs, xp.full((N, 2), low))
+    alpha = where(start, getitem(em, 0), low)
+    running = dev(in_len[:, None] > _np.arange(T)[:, None, None])  # (T, N, 1)
+    for t in range(1, T):
+        a1 = cat([fill1, getitem(alpha, (slice(None), slice(0, L - 1)))], 1)
+        a2 = where(skip, cat([fill2, getitem(alpha, (slice(None), slice(0, L - 2)))], 1)
+                   if L > 2 else fill2[:, :L], low)
+        new = add(logsumexp(stack([alpha, a1, a2]), 0), getitem(em, t))
+        alpha = where(running[t], new, alpha)
+    ends = dev(_np.stack([2 * tg_len, _np.maximum(2 * tg_len - 1, 0)], 1))
+    last = where(dev(_np.stack([_np.ones(N, bool), tg_len > 0], 1)),
+                 getitem(alpha, (rows, ends)), low)
+    loss = neg(logsumexp(last, 1))
+    impossible = loss.data > 1e29  # no alignment fits in the input length
+    if bool(impossible.any()):
+        loss = where(impossible, 0.0 if zero_infinity else math.inf, loss)
+    if unbatched:
+        loss = reshape(loss, ())
+    if reduction == "mean":
+        lengths = _const(log_probs, dev(_np.maximum(tg_len, 1)).reshape(loss.shape))
+        return mean(div(loss, lengths))
+    return _reduce(loss, reduction)
+
+
+__all__ += ["poisson_nll_loss", "gaussian_nll_loss", "cosine_embedding_loss",
+            "margin_ranking_loss", "hinge_embedding_loss", "soft_margin_loss",
+            "multilabel_soft_margin_loss", "multilabel_margin_loss", "multi_margin_loss",
+            "triplet_margin_loss", "triplet_margin_with_distance_loss", "ctc_loss"]
+# === end of the composed losses ========================================================
+
+
+# === multi-head attention (composites: no backward of their own) ======================
+# PyTorch's F.multi_head_attention_forward, built from linear, matmul and softmax. The
+# heads ride in a batch dim, (N, H, L, head_dim), so each product is one batched matmul;
+# the layouts in and out are views (permute), and the only copy is the merge of the heads
+# before the output projection, as in PyTorch.
+
+from ..ops.conv import pad as _pad  # noqa: E402
+from ..ops.shape import cat as _cat, expand as _expand, permute as _permute  # noqa: E402
+
+
+def _mha_name(who):
+    return who if isinstance(who, str) else who._describe()
+
+
+def _additive_mask(mask, name, dtype, who):
+    """PyTorch's canonical mask: bool (True = may not attend) becomes 0 / -inf in `dtype`;
+    a float mask is added to the scores as it is."""
+    if mask is None:
+        return None
+    kind = mask.data.dtype.kind
+    if kind == "b":
+        xp = backend.namespace(mask.data)
+        out = xp.zeros(mask.data.shape, dtype=dtype)
+        out[mask.data] = -math.inf
+        return _make(out, None, 0, None)
+    if kind != "f":
+        raise DTypeError(f"{_mha_name(who)}: only bool and floating types of {name} are "
+                         f"supported; got {mask.dtype}")
+    return mask
+
+
+def _heads(x2, lead, H, perm):
+    """(M, E) projections -> (N, H, T, head_dim): split E into heads, a view."""
+    return _permute(reshape(x2, lead + (H, -1)), perm)
+
+
+def _mha(query, key, value, num_heads, in_proj_weight, in_proj_bias, bias_k, bias_v,
+         add_zero_attn, dropout_p, out_proj_weight, out_proj_bias, training,
+         key_padding_mask, need_weights, attn_mask, q_proj_weight, k_proj_weight,
+         v_proj_weight, static_k, static_v, average_attn_weights, is_causal, batch_first, who):
+    """The body of MultiheadAttention.forward and F.multi_head_attention_forward.
+
+    batch_first: 3-D inputs are (N, T, E) instead of (T, N, E). `who` (a name or the
+    module) starts error messages.
+    """
+    H = num_heads
+    separate = in_proj_weight is None
+    E = out_proj_weight.shape[1]
+    kdim = k_proj_weight.shape[1] if separate else E
+    vdim = v_proj_weight.shape[1] if separate else E
+    qs, ks, vs = tuple(query.shape), tuple(key.shape), tuple(value.shape)
+    batched = len(qs) == 3
+    if len(qs) not in (2, 3) or len(ks) != len(qs) or len(vs) != len(qs):
+        raise ShapeError(f"{_mha_name(who)}: expected query, key and value all 3-D (batched) "
+                         f"or all 2-D (unbatched); got query {fmt_shape(qs)}, key "
+                         f"{fmt_shape(ks)} and value {fmt_shape(vs)}")
+    if qs[-1] != E or ks[-1] != kdim or vs[-1] != vdim or ks[:-1] != vs[:-1]:
+        raise ShapeError(f"{_mha_name(who)}: expected query (..., {E}), key (..., {kdim}) and "
+                         f"value (..., {vdim}) with the same key and value sequence and batch "
+                         f"dims; got query {fmt_shape(qs)}, key {fmt_shape(ks)} and value "
+                         f"{fmt_shape(vs)}")
+    if not batched:  # one sequence: a batch of one, batch first
+        batch_first = True
+        (L, _), (S, _), N = qs, ks, 1
+    elif batch_first:
+        (N, L, _), (Nk, S, _) = qs, ks
+    else:
+        (L, N, _), (S, Nk, _) = qs, ks
+    if batched and Nk != N:
+        raise ShapeError(f"{_mha_name(who)}: query and key must have the same batch size; "
+                         f"got query {fmt_shape(qs)} and key {fmt_shape(ks)}"
+                         f"{' (batch_first=True)' if batch_first else ''}")
+    # 3-D: heads go to dim 1; the layouts are (N, T, H, d) or (T, N, H, d)
+    perm = (0, 2, 1, 3) if batch_first else (1, 2, 0, 3)
+    qlead = (N, L) if batch_first else (L, N)
+    klead = (N, S) if batch_first else (S, N)
+
+    # masks: additive float, checked against PyTorch's shapes
+    if key_padding_mask is not None and attn_mask is not None and \
+            key_padding_mask.dtype != attn_mask.dtype:
+        warnings.warn("Support for mismatched key_padding_mask and attn_mask is deprecated. "
+                      "Use same type for both instead.", stacklevel=3)
+    dt = query.data.dtype
+    key_padding_mask = _additive_mask(key_padding_mask, "key_padding_mask", dt, who)
+    if is_causal and attn_mask is None:
+        raise RuntimeError("Need attn_mask if specifying the is_causal hint. You may use the "
+                           "Transformer module method `generate_square_subsequent_mask` to "
+                           "create this mask.")
+    # with no padding mask and no weights wanted, PyTorch trusts the hint: the mask is
+    # then the causal one whatever attn_mask holds (built below, once S is final)
+    causal = is_causal and key_padding_mask is None and not need_weights
+    attn_mask = None if causal else _additive_mask(attn_mask, "attn_mask", dt, who)
+    if key_padding_mask is not None and tuple(key_padding_mask.shape) != \
+            ((N, S) if batched else (S,)):
+        raise ShapeError(f"{_mha_name(who)}: expected key_padding_mask of shape "
+                         f"{(N, S) if batched else (S,)} (batch, source length); got "
+                         f"{fmt_shape(key_padding_mask.shape)} for query {fmt_shape(qs)} and "
+                         f"key {fmt_shape(ks)}")
+    if attn_mask is not None and tuple(attn_mask.shape) not in ((L, S), (N * H, L, S)):
+        raise ShapeError(f"{_mha_name(who)}: expected attn_mask of shape {(L, S)} or "
+                         f"{(N * H, L, S)} (batch * num_heads, target length, source length); "
+                         f"got {fmt_shape(attn_mask.shape)} for query {fmt_shape(qs)} and key "
+                         f"{fmt_shape(ks)}")
+
+    # in-projection: one GEMM per projection on 2-D (M, E) views
+    if separate:
+        wq, wk, wv = q_proj_weight, k_proj_weight, v_proj_weight
+    else:
+        wq = getitem(in_proj_weight, slice(0, E))
+        wk = getitem(in_proj_weight, slice(E, 2 * E))
+        wv = getitem(in_proj_weight, slice(2 * E, 3 * E))
+    bq = bk = bv = None
+    if in_proj_bias is not None:
+        bq = getitem(in_proj_bias, slice(0, E))
+        bk = getitem(in_proj_bias, slice(E, 2 * E))
+        bv = getitem(in_proj_bias, slice(2 * E, 3 * E))
+    q2 = reshape(query, (-1, E))
+    k2 = q2 if key is query else reshape(key, (-1, kdim))
+    v2 = k2 if value is key else reshape(value, (-1, vdim))
+    hd = E // H
+    # the 1/sqrt(head_dim) score scale is folded into the query weights: (E, E) products
+    # instead of (L * N, E)
+    scale = 1.0 / math.sqrt(hd)
+    q = _heads(linear(q2, mul(wq, scale), None if bq is None else mul(bq, scale)), qlead, H,
+               perm)
+    k = _heads(linear(k2, wk, bk), klead, H, perm) if static_k is None else \
+        reshape(static_k, (N, H, -1, hd))
+    v = _heads(linear(v2, wv, bv), klead, H, perm) if static_v is None else \
+        reshape(static_v, (N, H, -1, hd))
+
+    # extra key/value columns: learned biases, then zeros; the masks let them be seen
+    extra = []
+    if bias_k is not None and bias_v is not None:
+        extra.append((reshape(bias_k, (1, H, 1, hd)), reshape(bias_v, (1, H, 1, hd))))
+    if add_zero_attn:
+        xp = backend.namespace(query.data)
+        zero = _make(xp.zeros((1, H, 1, hd), dtype=dt), None, 0, None)
+        extra.append((zero, zero))
+    for bk_, bv_ in extra:
+        k = _cat([k, _expand(bk_, (N, H, 1, hd))], 2)
+        v = _cat([v, _expand(bv_, (N, H, 1, hd))], 2)
+        if attn_mask is not None:
+            attn_mask = _pad(attn_mask, (0, 1))
+        if key_padding_mask is not None:
+            key_padding_mask = _pad(key_padding_mask, (0, 1))
+    S = k.shape[2]
+
+    # one additive mask broadcast against the scores (N, H, L, S)
+    mask = None
+    if attn_mask is not None:
+        mask = attn_mask if attn_mask.ndim == 2 else reshape(attn_mask, (N, H, L, S))
+    if key_padding_mask is not None:
+        kpm = reshape(key_padding_mask, (N, 1, 1, S))
+        mask = kpm if mask is None else add(mask, kpm)
+    if causal:
+        xp = backend.namespace(query.data)
+        mask = _make(xp.triu(xp.full((L, S), -math.inf, dtype=dt), 1), None, 0, None)
+
+    scores = matmul(q, transpose(k, 2, 3))
+    if mask is not None:
+        scores = add(scores, mask)
+    # a row that may attend to nothing: nan with the weights (PyTorch's softmax path),
+    # zeros without (its scaled_dot_product_attention path)
+    attn = _nn.Softmax.apply(scores, 3, not need_weights)
+    if training and dropout_p > 0:
+        attn = _nn.dropout(attn, dropout_p, True)
+    out = matmul(attn, v)                                        # (N, H, L, hd)
+    out = reshape(_permute(out, (0, 2, 1, 3) if batch_first else (2, 0, 1, 3)), (-1, E))
+    out = reshape(linear(out, out_proj_weight, out_proj_bias), qs)
+    if not need_weights:
+        return out, None
+    if average_attn_weights:
+        attn = mean(attn, 1)
+    return out, attn if batched else reshape(attn, tuple(attn.shape[1:]))
+
+
+def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_heads,
+                                 in_proj_weight, in_proj_bias, bias_k, bias_v, add_zero_attn,
+                                 dropout_p, out_proj_weight, out_proj_bias, training=True,
+                                 key_padding_mask=None, need_weights=True, attn_mask=None,
+                                 use_separate_proj_weight=False, q_proj_weight=None,
+                                 k_proj_weight=None, v_proj_weight=None, static_k=None,
+                                 static_v=None, average_attn_weights=True, is_causal=False):
+    """Multi-head attention: MultiheadAttention's forward as a function.
+
+    query (L, N, E) or (L, E), key (S, N, kdim), value (S, N, vdim) (sequence first);
+    in_proj_weight (3E, E), or q/k/v_proj_weight with use_separate_proj_weight=True;
+    masks: key_padding_mask (N, S), attn_mask (L, S) or (N * num_heads, L, S), bool
+    (True = may not attend) or float (added to the scores). Returns the output (L, N, E)
+    and, with need_weights, the attention weights (N, L, S), or (N, num_heads, L, S) with
+    average_attn_weights=False.
+    """
+    op = "multi_head_attention_forward"
+    E = query.shape[-1]
+    if E != embed_dim_to_check or E % num_heads:
+        raise ShapeError(f"{op}: expected query with last dimension embed_dim_to_check="
+                         f"{embed_dim_to_check}, divisible by num_heads={num_heads}; got "
+                         f"query {fmt_shape(query.shape)}")
+    if not use_separate_proj_weight:
+        q_proj_weight = k_proj_weight = v_proj_weight = None
+        if in_proj_weight is None:
+            raise ValueError(f"{op}: use_separate_proj_weight is False but in_proj_weight "
+                             "is None")
+    elif q_proj_weight is None or k_proj_weight is None or v_proj_weight is None:
+        raise ValueError(f"{op}: use_separate_proj_weight is True but q_proj_weight, "
+                         "k_proj_weight or v_proj_weight is None")
+    else:
+        in_proj_weight = None
+    if (bias_k is None) != (bias_v is None):
+        raise ValueError(f"{op}: bias_k and bias_v must be given together")
+    return _mha(query, key, value, num_heads, in_proj_weight, in_proj_bias, bias_k, bias_v,
+                add_zero_attn, dropout_p, out_proj_weight, out_proj_bias, training,
+                key_padding_mask, need_weights, attn_mask, q_proj_weight, k_proj_weight,
+                v_proj_weight, static_k, static_v, average_attn_weights, is_causal, False, op)
+
+
+__all__ += ["multi_head_attention_forward"]
+# === end of multi-head attention =======================================================
