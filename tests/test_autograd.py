@@ -636,3 +636,22 @@ def test_inplace_through_chained_views_matches_torch(torch):
         grads.append((np.asarray(a.grad.detach().numpy()), float(w.grad)))
     np.testing.assert_allclose(grads[0][0], grads[1][0])
     assert grads[0][1] == pytest.approx(grads[1][1])
+
+
+@pytest.mark.parametrize("name", ["leaky_relu", "elu", "selu", "celu", "mish", "hardswish"])
+def test_inplace_composite_activation_backward(name):
+    """Regression: an in-place composite (leaky_relu is a where over a mul) must protect
+    what its inner nodes saved, not only its last node."""
+    import fathom.nn.functional as F
+    x = fathom.randn(6, dtype=fathom.float64, requires_grad=True)
+    getattr(F, name)(x * 1, inplace=True).sum().backward()
+    expected = fathom.autograd.grad(getattr(F, name)(x * 1).sum(), x)[0]
+    np.testing.assert_allclose(x.grad.numpy(), expected.numpy(), rtol=1e-12)
+
+
+def test_inplace_still_catches_edits_of_values_saved_before():
+    x = fathom.randn(5, requires_grad=True)
+    y = x.sin()
+    y.mul_(y.sin())  # the inner sin saved y before the edit: backward must refuse
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()

@@ -368,3 +368,13 @@ def test_sdpa_dropout_is_seeded_and_mask_rules():
     # causal: the first query sees only the first key
     out = F.scaled_dot_product_attention(q, q, q, is_causal=True)
     np.testing.assert_allclose(out.numpy()[:, 0], q.numpy()[:, 0], rtol=1e-6)
+
+
+def test_cross_entropy_all_targets_ignored_gives_zero_gradient():
+    """Regression: an all-padding batch has a nan loss but must not put nan in the grads
+    (PyTorch's behaviour)."""
+    x = fathom.randn(3, 4, requires_grad=True)
+    loss = fathom.nn.functional.cross_entropy(x, fathom.tensor([-100] * 3))
+    assert np.isnan(loss.item())
+    loss.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.zeros((3, 4), np.float32))

@@ -991,13 +991,7 @@ def inplace(t, fn, *args, **kwargs):
     r = fn(t, *args, **kwargs)
     node = r._node
     if node is not None:
-        # the node may have saved t's current array, which is about to be overwritten
-        if any(s is t.data for s in node.saved):
-            node.saved = tuple(s.copy() if s is t.data else s for s in node.saved)
-            if getattr(node, "saved_sources", None):
-                node.saved_sources = [None if (src and src[0] == "in" and src[1] is t)
-                                      else src for src in node.saved_sources]
-            node.versions = [v for v in node.versions if v[0] is not t._vc]
+        _unshare_saved(node, t, args)
     _write(name, t, r.data)
     t._vc[0] += 1
     if node is not None:
@@ -1067,6 +1061,27 @@ def _check_cast(name, dt, t):
     if dt != t.data.dtype and not _np.can_cast(dt, t.data.dtype, "same_kind"):
         raise DTypeError(f"{name}: result type {dt} can't be cast to the desired output "
                          f"type {t.data.dtype}")
+
+
+def _unshare_saved(node, t, args):
+    """Copy t's array out of every node the op just recorded that saved it, since the
+    in-place write is about to overwrite it. A composite `fn` (leaky_relu is a where
+    over a mul) records several nodes; the walk stops at the nodes that existed before
+    (t's and the other arguments'), whose saved values must stay version-checked."""
+    old = {id(a._node) for a in (t, *args) if isinstance(a, Tensor) and a._node is not None}
+    stack, seen = [node], set()
+    while stack:
+        n = stack.pop()
+        if id(n) in seen or id(n) in old or not isinstance(n, Op):
+            continue
+        seen.add(id(n))
+        if any(s is t.data for s in n.saved):
+            n.saved = tuple(s.copy() if s is t.data else s for s in n.saved)
+            if getattr(n, "saved_sources", None):
+                n.saved_sources = [None if (src and src[0] == "in" and src[1] is t)
+                                   else src for src in n.saved_sources]
+            n.versions = [v for v in n.versions if v[0] is not t._vc]
+        stack.extend(e[0] for e in getattr(n, "next_edges", ()) if e is not None)
 
 
 def _write(name, t, result):

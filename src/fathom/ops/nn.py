@@ -308,7 +308,8 @@ def _grad_scale(F, g, reduction, denom):
         return F.expand_dims(g, 1)
     if reduction == "sum":
         return g
-    return g / denom if denom != 0 else g * _np.nan
+    # every target ignored: the loss is nan, but (as PyTorch) no nan reaches the weights
+    return g / denom if denom != 0 else g * 0
 
 
 class NLLLoss(Op):
