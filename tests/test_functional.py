@@ -378,3 +378,13 @@ def test_cross_entropy_all_targets_ignored_gives_zero_gradient():
     assert np.isnan(loss.item())
     loss.backward()
     np.testing.assert_array_equal(x.grad.numpy(), np.zeros((3, 4), np.float32))
+
+
+def test_binary_cross_entropy_names_bad_weights_and_targets():
+    x = fathom.rand(4, 3)
+    with pytest.raises(ValueError, match=r"binary_cross_entropy: weight \(2,\) must broadcast"):
+        F.binary_cross_entropy(x, fathom.rand(4, 3), weight=fathom.ones(2))
+    with pytest.raises(ValueError, match=r"with_logits: pos_weight \(5,\) must broadcast"):
+        F.binary_cross_entropy_with_logits(x, fathom.rand(4, 3), pos_weight=fathom.ones(5))
+    with pytest.raises(TypeError, match="target must be a float tensor"):
+        F.binary_cross_entropy(x, fathom.ones(4, 3, dtype=fathom.int64))

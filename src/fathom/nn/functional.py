@@ -393,6 +393,9 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     """
     reduction = _reduction("binary_cross_entropy", size_average, reduce, reduction)
     _same_shape("binary_cross_entropy", input, target)
+    if not _is_float(target):
+        raise DTypeError(f"binary_cross_entropy: target must be a float tensor of 0/1 "
+                         f"probabilities, got {target.dtype} (hint: target.float())")
     x = input.data
     if x.size and bool(((x < 0) | (x > 1) | (x != x)).any()):
         raise RuntimeError("binary_cross_entropy: all elements of input should be between 0 "
@@ -405,8 +408,20 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     loss = neg(add(mul(target, clamped_log(input)),
                    mul(sub(1.0, target), clamped_log(sub(1.0, input)))))
     if weight is not None:
+        _broadcastable("binary_cross_entropy", "weight", weight, input)
         loss = mul(loss, weight)
     return _reduce(loss, reduction)
+
+
+def _broadcastable(op, name, w, input):
+    """A weight must broadcast to the input's shape (and not grow it)."""
+    try:
+        ok = _broadcast_shapes(op, tuple(w.shape), tuple(input.shape)) == tuple(input.shape)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ShapeError(f"{op}: {name} {fmt_shape(w.shape)} must broadcast to the input's "
+                         f"shape {fmt_shape(input.shape)}")
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
@@ -423,9 +438,11 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     require_float("binary_cross_entropy_with_logits", input)
     sp = _nn.Softplus.apply(neg(input), 1.0, math.inf)  # log(1 + exp(-x)), no overflow
     if pos_weight is not None:
+        _broadcastable("binary_cross_entropy_with_logits", "pos_weight", pos_weight, input)
         sp = mul(sp, add(mul(sub(pos_weight, 1.0), target), 1.0))
     loss = add(mul(sub(1.0, target), input), sp)
     if weight is not None:
+        _broadcastable("binary_cross_entropy_with_logits", "weight", weight, input)
         loss = mul(loss, weight)
     return _reduce(loss, reduction)
 
