@@ -8,8 +8,8 @@ from .core import OpInfo, SampleInput  # noqa: F401
 
 
 def all_opinfos():
-    from . import conv, elementwise, index, linalg, nn, reduce, shape  # noqa: PLC0415
+    from . import conv, elementwise, index, linalg, nn, reduce, rnn, shape  # noqa: PLC0415
     table = []
-    for fam in (elementwise, reduce, shape, index, linalg, conv, nn):
+    for fam in (elementwise, reduce, shape, index, linalg, conv, nn, rnn):
         table.extend(fam.OPS)
     return table

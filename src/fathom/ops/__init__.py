@@ -3,7 +3,7 @@
 Every public function here is also `fathom.<name>`; those in METHODS are also
 Tensor methods with the tensor as first argument (`x.exp()` is `fathom.exp(x)`).
 """
-from . import conv, elementwise, index, linalg, nn, pool, reduce, shape
+from . import conv, elementwise, index, linalg, nn, pool, reduce, rnn, shape
 from .elementwise import *  # noqa: F403
 from .elementwise import fill_, inplace, zero_  # noqa: F401
 from .index import *  # noqa: F403
@@ -13,7 +13,7 @@ from .shape import *  # noqa: F403
 from .nn import *  # noqa: F403 - softmax, log_softmax, dropout... are also fathom.<name>
 from ..creation import full  # noqa: F401
 
-_FAMILIES = (elementwise, index, linalg, reduce, shape, conv, pool, nn)
+_FAMILIES = (elementwise, index, linalg, reduce, shape, conv, pool, nn, rnn)
 # `from fathom.ops import *` gives the ops only, not the family modules (fathom.nn is
 # the layers package, not ops.nn)
 __all__ = [name for fam in (elementwise, index, linalg, reduce, shape, nn)
