@@ -292,3 +292,19 @@ def test_module_list_and_dict():
     assert list(md.keys()) == ["x", "y"] and "x" in md
     pl = nn.ParameterList([fathom.ones(1)])
     assert isinstance(pl[0], nn.Parameter)
+
+
+def test_docs_page_lists_every_module():
+    """docs/nn.md is the module list users read: a new layer must be added there."""
+    import inspect
+    import pathlib
+    import re
+    text = (pathlib.Path(__file__).parents[1] / "docs" / "nn.md").read_text()
+    listed = set(re.findall(r"`(\w+)`", text))
+    for families in re.findall(r"`(\w+?)(\d)d/(\d)d(?:/(\d)d)?`", text):
+        stem, *dims = families
+        listed.update(stem + d + "d" for d in dims if d)
+    public = {n for n, obj in vars(nn).items() if inspect.isclass(obj) and
+              issubclass(obj, nn.Module) and not n.startswith("_") and n not in
+              ("RNNBase", "RNNCellBase")}
+    assert not sorted(public - listed), "add these to docs/nn.md"
