@@ -71,7 +71,7 @@ def test_clip_grad_norm_result_has_norm_max_norm():
     rng = np.random.default_rng(0)
     ps = [Parameter(fathom.zeros(*shape)) for shape in SHAPES]
     for p in ps:
-        p.grad = fathom.from_numpy(rng.standard_normal(tuple(p.shape)))
+        p.grad = fathom.from_numpy(rng.standard_normal(tuple(p.shape)).astype(np.float32))
     U.clip_grad_norm_(ps, 0.5)
     total = math.sqrt(sum(float((p.grad.numpy() ** 2).sum()) for p in ps))
     assert abs(total - 0.5) < 1e-5

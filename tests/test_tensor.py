@@ -444,3 +444,19 @@ def test_silent_float64_widening_is_cast_back_even_with_scalar_args():
     assert Widen.apply(x.double(), 2.0).dtype == fathom.float64
     assert fathom.mul(x, np.ones(3)).dtype == fathom.float64  # a float64 array is a tensor
     assert x.sum(dtype=fathom.float64).dtype == fathom.float64
+
+
+def test_grad_assignment_is_checked():
+    """As PyTorch: a gradient must match its tensor's shape and dtype."""
+    p = fathom.ones(2, requires_grad=True)
+    with pytest.raises(TypeError, match="different type: grad float64, tensor float32"):
+        p.grad = fathom.ones(2, dtype=fathom.float64)
+    with pytest.raises(ValueError, match=r"different size: grad \(3,\), tensor \(2,\)"):
+        p.grad = fathom.ones(3)
+    with pytest.raises(TypeError, match="Tensor or None"):
+        p.grad = [1.0, 2.0]
+    assert p.grad is None  # nothing was stored
+    p.grad = fathom.full((2,), 3.0)
+    assert p.grad.tolist() == [3.0, 3.0]
+    del p.grad
+    assert p.grad is None

@@ -12,7 +12,7 @@ from . import backend
 from . import dtypes as _dt
 from .autograd.function import AccumulateGrad
 from .autograd.grad_mode import state as _mode
-from .errors import fmt_shape
+from .errors import DTypeError, ShapeError, fmt_shape
 
 _np = backend.np
 
@@ -25,7 +25,7 @@ def _make(data, node, out_idx, vc):
     t.requires_grad = node is not None
     t._out_idx = out_idx
     t._vc = vc if vc is not None else [0]
-    t.grad = None
+    t._grad = None
     t._hooks = None
     t._accum = None
     t._retains = False
@@ -40,7 +40,7 @@ class Tensor:
     prefer `fathom.tensor(data)`, which infers the dtype.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_node", "_out_idx", "_vc", "_hooks",
+    __slots__ = ("data", "_grad", "requires_grad", "_node", "_out_idx", "_vc", "_hooks",
                  "_accum", "_retains", "_view", "__weakref__", "__dict__")
     __array_ufunc__ = None  # NumPy defers to our reflected operators: array * tensor -> Tensor
     __hash__ = object.__hash__
@@ -53,7 +53,7 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         self._out_idx = 0
         self._vc = [0]
-        self.grad = None
+        self._grad = None
         self._hooks = None
         self._accum = None
         self._retains = False
@@ -213,6 +213,32 @@ class Tensor:
         return self.to(_dt.uint8)
 
     # --- autograd --------------------------------------------------------------------
+    @property
+    def grad(self):
+        """The gradient accumulated by backward (None until then)."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        # as PyTorch: a gradient must match its tensor, or optimizers would silently
+        # widen float32 state or broadcast the update
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad expected to be a Tensor or None but got grad "
+                                f"of type {type(value).__name__}")
+            if value.data.shape != self.data.shape:
+                raise ShapeError(f"assigned grad has data of a different size: grad "
+                                 f"{fmt_shape(value.data.shape)}, tensor "
+                                 f"{fmt_shape(self.data.shape)}")
+            if value.data.dtype != self.data.dtype:
+                raise DTypeError(f"assigned grad has data of a different type: grad "
+                                 f"{value.data.dtype}, tensor {self.data.dtype}")
+        self._grad = value
+
+    @grad.deleter
+    def grad(self):
+        self._grad = None
+
     def _edge(self):
         """(node, output index) through which gradients reach this tensor."""
         if self._node is not None:
