@@ -19,7 +19,7 @@ import numpy as np
 
 import fathom
 
-ROW_MODULES = ["row_lstm", "row_adam", "row_transformer"]
+ROW_MODULES = ["row_lstm", "row_adam", "row_transformer", "row_ops_extra"]
 
 
 def main(argv=None) -> int:

@@ -21,8 +21,8 @@ from ..ops import conv as _conv, nn as _nn, pool as _pool
 from ..ops.conv import *  # noqa: F403
 from ..ops.pool import *  # noqa: F403
 from ..ops.nn import *  # noqa: F403
-from ..ops.elementwise import (abs, add, clamp, div, erf, exp, log, mul, neg, relu as _relu,
-                               sigmoid, sub, tanh, where)
+from ..ops.elementwise import (abs, add, clamp, div, exp, log, mul, neg, relu as _relu, sigmoid,
+                               sub, tanh, where)
 from ..ops.elementwise import inplace as _inplace
 from ..ops.index import getitem
 from ..ops.linalg import matmul
@@ -86,7 +86,6 @@ def elu(input, alpha=1.0, inplace=False):
     return _act(input, inplace, _nn._elu, alpha)
 
 
-_SQRT_HALF = 1 / math.sqrt(2)
 _SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
 
 
@@ -94,7 +93,7 @@ def _gelu(x, approximate):
     if approximate == "tanh":
         inner = mul(add(x, mul(mul(mul(x, x), x), 0.044715)), _SQRT_2_OVER_PI)
         return mul(mul(x, 0.5), add(tanh(inner), 1.0))
-    return mul(mul(x, 0.5), add(erf(mul(x, _SQRT_HALF)), 1.0))
+    return _nn.Gelu.apply(x)
 
 
 def gelu(input, approximate="none"):
