@@ -65,7 +65,11 @@ class Linear(Op):
             raise ShapeError(f"linear: bias must have shape ({w.shape[0]},); got bias "
                              f"{fmt_shape(b.shape)} and weight {fmt_shape(w.shape)}")
         ctx.save(x, w)
-        out = ctx.xp.matmul(x, w.T)
+        if x.ndim > 2:  # one GEMM over the folded batch dims: matmul would loop over them
+            out = ctx.xp.matmul(x.reshape(-1, x.shape[-1]), w.T).reshape(x.shape[:-1] +
+                                                                        (w.shape[0],))
+        else:
+            out = ctx.xp.matmul(x, w.T)
         if b is not None:
             out += b
         return out
@@ -75,7 +79,10 @@ class Linear(Op):
         F = ctx.F
         gx = gw = None
         if ctx.needs_grad[0]:
-            gx = F.matmul(g, w)
+            if g.ndim > 2:
+                gx = F.reshape(F.matmul(F.reshape(g, (-1, w.shape[0])), w), x.shape)
+            else:
+                gx = F.matmul(g, w)
         if ctx.needs_grad[1]:
             # batch dims folded into one GEMM: (out, M) @ (M, in)
             g2 = F.reshape(g, (-1, w.shape[0]))
