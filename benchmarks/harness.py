@@ -12,6 +12,13 @@ import time
 THREADS = int(os.environ.get("FATHOM_BENCH_THREADS", "2"))
 for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(var, str(THREADS))
+# Idle BLAS/OpenMP threads spin for up to ~0.1 s after their last call (OpenBLAS's
+# default THREAD_TIMEOUT is 2^28 cycles). Back to back, one framework's spinning threads
+# steal the other's cores (a torch step measured 65 ms right after a Fathom block, 28 ms
+# alone), so the blocks are separated by a pause that lets them go idle. Shortening the
+# timeout instead would make Fathom wake its threads on every small GEMM, which no user
+# running one framework pays.
+SETTLE_S = float(os.environ.get("FATHOM_BENCH_SETTLE", "0.15"))
 
 
 def time_call(fn, inner: int) -> float:
@@ -35,7 +42,9 @@ def compare(fathom_fn, peer_fn, repeat: int = 15, target_s: float = 0.05) -> dic
     peer_inner = calibrate(peer_fn, target_s)
     a, b, ratios = [], [], []
     for _ in range(repeat):
+        time.sleep(SETTLE_S)
         ta = time_call(fathom_fn, inner)
+        time.sleep(SETTLE_S)
         tb = time_call(peer_fn, peer_inner)
         a.append(ta)
         b.append(tb)
