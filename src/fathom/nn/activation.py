@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import warnings
 
-from ..autograd.grad_mode import is_grad_enabled
 from ..creation import empty
 from ..errors import ShapeError, fmt_shape
 from ..tensor import Tensor
 from . import functional as F, init
-from .linear import _renamed
 from .module import Module
 from .parameter import Parameter
 
@@ -20,19 +18,6 @@ __all__ = ["Threshold", "ReLU", "RReLU", "Hardtanh", "ReLU6", "Sigmoid", "Hardsi
            "SiLU", "Mish", "Hardswish", "ELU", "CELU", "SELU", "GLU", "GELU", "Hardshrink",
            "LeakyReLU", "LogSigmoid", "Softplus", "Softshrink", "PReLU", "Softsign",
            "Tanhshrink", "Softmin", "Softmax", "Softmax2d", "LogSoftmax", "Step"]
-
-
-def _act_inplace(fn, input, *args):
-    """fn(input, *args, inplace=True), also under autograd.
-
-    Workaround: nn.functional's composite in-place forms (leaky_relu, elu, selu, celu,
-    mish) fail at backward when recorded, because an inner node saves the input that the
-    final write overwrites. Recorded, the result is computed on a clone and copied back:
-    same values, same gradients, one extra copy.
-    """
-    if input.requires_grad and is_grad_enabled():
-        return input.copy_(fn(input.clone(), *args))
-    return fn(input, *args, True)
 
 
 class _Inplace(Module):
@@ -99,9 +84,7 @@ class RReLU(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        if self.inplace:
-            return _act_inplace(F.rrelu, input, self.lower, self.upper, self.training)
-        return F.rrelu(input, self.lower, self.upper, self.training)
+        return F.rrelu(input, self.lower, self.upper, self.training, self.inplace)
 
     def extra_repr(self) -> str:
         inplace = ", inplace=True" if self.inplace else ""
@@ -183,9 +166,7 @@ class Mish(_Inplace):
     """x * tanh(softplus(x))."""
 
     def forward(self, input: Tensor) -> Tensor:
-        if self.inplace:
-            return _act_inplace(F.mish, input)
-        return F.mish(input)
+        return F.mish(input, self.inplace)
 
 
 class Hardswish(_Inplace):
@@ -198,53 +179,40 @@ class Hardswish(_Inplace):
         return ""
 
 
-class ELU(Module):
+class _AlphaInplace(Module):
+    """An activation with `alpha` and `inplace` (ELU, CELU)."""
+
+    __constants__ = ["alpha", "inplace"]
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
+        super().__init__()
+        self.alpha = alpha
+        self.inplace = inplace
+
+    def extra_repr(self) -> str:
+        inplace = ", inplace=True" if self.inplace else ""
+        return f"alpha={self.alpha}{inplace}"
+
+
+class ELU(_AlphaInplace):
     """x where x > 0, else alpha * (exp(x) - 1)."""
 
-    __constants__ = ["alpha", "inplace"]
-
-    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
-        super().__init__()
-        self.alpha = alpha
-        self.inplace = inplace
-
     def forward(self, input: Tensor) -> Tensor:
-        if self.inplace:
-            return _act_inplace(F.elu, input, self.alpha)
-        return F.elu(input, self.alpha)
-
-    def extra_repr(self) -> str:
-        inplace = ", inplace=True" if self.inplace else ""
-        return f"alpha={self.alpha}{inplace}"
+        return F.elu(input, self.alpha, self.inplace)
 
 
-class CELU(Module):
+class CELU(_AlphaInplace):
     """max(0, x) + min(0, alpha * (exp(x / alpha) - 1))."""
 
-    __constants__ = ["alpha", "inplace"]
-
-    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
-        super().__init__()
-        self.alpha = alpha
-        self.inplace = inplace
-
     def forward(self, input: Tensor) -> Tensor:
-        if self.inplace:
-            return _act_inplace(F.celu, input, self.alpha)
-        return F.celu(input, self.alpha)
-
-    def extra_repr(self) -> str:
-        inplace = ", inplace=True" if self.inplace else ""
-        return f"alpha={self.alpha}{inplace}"
+        return F.celu(input, self.alpha, self.inplace)
 
 
 class SELU(_Inplace):
     """scale * elu(x, alpha) with the self-normalizing constants (Klambauer et al., 2017)."""
 
     def forward(self, input: Tensor) -> Tensor:
-        if self.inplace:
-            return _act_inplace(F.selu, input)
-        return F.selu(input)
+        return F.selu(input, self.inplace)
 
 
 class GLU(Module):
@@ -263,7 +231,7 @@ class GLU(Module):
         try:
             return F.glu(input, self.dim)
         except (ShapeError, IndexError) as e:
-            raise _renamed(self, e) from None
+            raise self._renamed(e) from None
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
@@ -312,9 +280,7 @@ class LeakyReLU(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        if self.inplace:
-            return _act_inplace(F.leaky_relu, input, self.negative_slope)
-        return F.leaky_relu(input, self.negative_slope)
+        return F.leaky_relu(input, self.negative_slope, self.inplace)
 
     def extra_repr(self) -> str:
         inplace = ", inplace=True" if self.inplace else ""
@@ -386,7 +352,7 @@ class PReLU(Module):
         try:
             return F.prelu(input, self.weight)
         except ShapeError as e:
-            raise _renamed(self, e) from None
+            raise self._renamed(e) from None
 
     def extra_repr(self) -> str:
         return f"num_parameters={self.num_parameters}"
@@ -426,7 +392,7 @@ class _SoftmaxBase(Module):
         try:
             return type(self)._fn(input, self.dim, _stacklevel=5)
         except IndexError as e:
-            raise _renamed(self, e) from None
+            raise self._renamed(e) from None
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
