@@ -29,15 +29,6 @@ def _ntuple(value, n):
     return (value,) * n
 
 
-def _reraise(layer, err):
-    """Re-raise a functional op's error (`conv2d: ...`) with the layer named instead."""
-    msg = str(err)
-    op, sep, rest = msg.partition(": ")
-    if sep and op.isidentifier() and op.islower():
-        msg = rest
-    raise type(err)(f"{layer._describe()}: {msg}") from None
-
-
 class _ConvNd(Module):
     """The shared constructor, initialization and repr of the conv layers."""
 
@@ -126,16 +117,10 @@ class _ConvNd(Module):
         return s
 
 
-class Conv1d(_ConvNd):
-    """1-D convolution over (N, C_in, L) or (C_in, L) -> (N, C_out, L_out).
+class _Conv(_ConvNd):
+    """Conv1d and Conv2d: the public constructor and the forward (`_conv` is the op)."""
 
-    weight (out_channels, in_channels/groups, k), bias (out_channels,).
-
-        >>> nn.Conv1d(4, 8, 3, padding=1)(fathom.randn(2, 4, 10)).shape
-        fathom.Size([2, 8, 10])
-    """
-
-    _nd = 1
+    _conv = None
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
                  dilation=1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
@@ -145,18 +130,30 @@ class Conv1d(_ConvNd):
 
     def forward(self, input):
         try:
-            if self.padding_mode != "zeros":
-                return F.conv1d(F.pad(input, self._reversed_padding_repeated_twice,
-                                      self.padding_mode),
-                                self.weight, self.bias, self.stride, 0, self.dilation,
-                                self.groups)
-            return F.conv1d(input, self.weight, self.bias, self.stride, self.padding,
-                            self.dilation, self.groups)
+            padding = self.padding
+            if self.padding_mode != "zeros":  # pad first, as PyTorch does
+                input, padding = F.pad(input, self._reversed_padding_repeated_twice,
+                                       self.padding_mode), 0
+            return self._conv(input, self.weight, self.bias, self.stride, padding,
+                              self.dilation, self.groups)
         except _ERRORS as e:
-            _reraise(self, e)
+            raise self._renamed(e) from None
 
 
-class Conv2d(_ConvNd):
+class Conv1d(_Conv):
+    """1-D convolution over (N, C_in, L) or (C_in, L) -> (N, C_out, L_out).
+
+    weight (out_channels, in_channels/groups, k), bias (out_channels,).
+
+        >>> nn.Conv1d(4, 8, 3, padding=1)(fathom.randn(2, 4, 10)).shape
+        fathom.Size([2, 8, 10])
+    """
+
+    _nd = 1
+    _conv = staticmethod(F.conv1d)
+
+
+class Conv2d(_Conv):
     """2-D convolution over (N, C_in, H, W) or (C_in, H, W) -> (N, C_out, H_out, W_out).
 
     weight (out_channels, in_channels/groups, kh, kw), bias (out_channels,);
@@ -168,24 +165,7 @@ class Conv2d(_ConvNd):
     """
 
     _nd = 2
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
-                 dilation=1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
-                 device=None, dtype=None):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         False, 0, groups, bias, padding_mode, device, dtype)
-
-    def forward(self, input):
-        try:
-            if self.padding_mode != "zeros":
-                return F.conv2d(F.pad(input, self._reversed_padding_repeated_twice,
-                                      self.padding_mode),
-                                self.weight, self.bias, self.stride, 0, self.dilation,
-                                self.groups)
-            return F.conv2d(input, self.weight, self.bias, self.stride, self.padding,
-                            self.dilation, self.groups)
-        except _ERRORS as e:
-            _reraise(self, e)
+    _conv = staticmethod(F.conv2d)
 
 
 class _ConvTransposeNd(_ConvNd):
@@ -227,7 +207,7 @@ class _ConvTransposeNd(_ConvNd):
             return fn(input, self.weight, self.bias, self.stride, self.padding, output_padding,
                       self.groups, self.dilation)
         except (ShapeError, DTypeError) as e:
-            _reraise(self, e)
+            raise self._renamed(e) from None
 
 
 class ConvTranspose1d(_ConvTransposeNd):

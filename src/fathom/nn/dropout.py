@@ -8,7 +8,6 @@ from __future__ import annotations
 from ..errors import ShapeError
 from ..tensor import Tensor
 from . import functional as F
-from .linear import _renamed
 from .module import Module
 
 __all__ = ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout",
@@ -48,7 +47,7 @@ class _FeatureDropout(_DropoutNd):
         try:
             return type(self)._fn(input, self.p, self.training, self.inplace)
         except ShapeError as e:
-            raise _renamed(self, e) from None
+            raise self._renamed(e) from None
 
 
 class Dropout1d(_FeatureDropout):
@@ -93,4 +92,4 @@ class FeatureAlphaDropout(_DropoutNd):
         try:
             return F.feature_alpha_dropout(input, self.p, self.training)
         except ShapeError as e:
-            raise _renamed(self, e) from None
+            raise self._renamed(e) from None

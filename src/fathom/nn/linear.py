@@ -21,11 +21,6 @@ __all__ = ["Identity", "Linear", "Bilinear", "Flatten", "Unflatten", "Embedding"
            "EmbeddingBag"]
 
 
-def _renamed(module, e):
-    """`e` with the layer's description in place of the functional op's name."""
-    return type(e)(f"{module._describe()}: {str(e).split(': ', 1)[-1]}")
-
-
 class Identity(Module):
     """Returns its input unchanged; any constructor arguments are ignored (as PyTorch).
 
@@ -84,7 +79,7 @@ class Linear(Module):
                     from None
             raise
         except DTypeError as e:
-            raise _renamed(self, e) from None
+            raise self._renamed(e) from None
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
@@ -276,7 +271,7 @@ class Embedding(Module):
         except IndexError:
             raise _bad_index_error(self, input) from None
         except DTypeError as e:
-            raise _renamed(self, e) from None
+            raise self._renamed(e) from None
 
     def extra_repr(self) -> str:
         s = f"{self.num_embeddings}, {self.embedding_dim}"

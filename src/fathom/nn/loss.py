@@ -17,18 +17,6 @@ from .module import Module
 _NAMED = (ValueError, RuntimeError, IndexError, TypeError)
 
 
-def _named(err, who):
-    """`err` again with `who: ` in front of its message (the same exception class)."""
-    msg = str(err.args[0]) if len(err.args) == 1 else str(err)
-    if msg.startswith(who):
-        return err
-    try:
-        new = type(err)(f"{who}: {msg}")
-    except Exception:  # noqa: BLE001 - an exception class with another signature: keep it
-        return err
-    return new.with_traceback(err.__traceback__)
-
-
 class _Loss(Module):
     def __init__(self, size_average=None, reduce=None, reduction: str = "mean") -> None:
         super().__init__()
@@ -42,7 +30,7 @@ class _Loss(Module):
         except _NAMED as e:
             if type(e) is TypeError:  # a wrong call (missing argument), not a wrong value
                 raise
-            raise _named(e, self._describe()) from None
+            raise self._renamed(e, keep_op=True) from None
 
 
 class _WeightedLoss(_Loss):

@@ -14,7 +14,7 @@ from .. import backend
 from .. import dtypes as _dt
 from ..autograd.grad_mode import no_grad
 from ..errors import fmt_shape
-from ..tensor import Tensor, _make
+from ..tensor import Tensor, _make, _to_args
 from .parameter import Parameter
 
 _np = backend.np
@@ -402,14 +402,7 @@ class Module:
     def to(self, *args, **kwargs) -> Module:
         """`to(dtype)`, `to(device)`, `to(device, dtype)` or `to(tensor)`: floating-point
         parameters and buffers change dtype; all move device. Works in place."""
-        dtype, dev = kwargs.get("dtype"), kwargs.get("device")
-        for a in args:
-            if isinstance(a, Tensor):
-                dtype, dev = a.dtype, a.device
-            elif isinstance(a, (str, backend.device)):
-                dev = a
-            elif a is not None:
-                dtype = a
+        dev, dtype = _to_args(args, kwargs)
         if dtype is not None:
             dtype = _dt.as_dtype(dtype)
             if not dtype.is_floating_point:
@@ -557,6 +550,23 @@ class Module:
     def _describe(self) -> str:
         """One line naming this layer for error messages: `Linear(in_features=4, ...)`."""
         return f"{self._get_name()}({self.extra_repr()})"
+
+    def _renamed(self, err, keep_op: bool = False):
+        """`err` again (same class) with this layer's description in front, so an error
+        from a functional op names the layer the user built. The op's own prefix
+        (`conv2d: `) is dropped unless `keep_op`."""
+        msg = str(err.args[0]) if len(err.args) == 1 else str(err)
+        who = self._describe()
+        if msg.startswith(who):
+            return err
+        op, sep, rest = msg.partition(": ")
+        if sep and not keep_op and op.isidentifier() and op.islower():
+            msg = rest
+        try:
+            new = type(err)(f"{who}: {msg}")
+        except Exception:  # noqa: BLE001 - an exception class with another signature
+            return err
+        return new.with_traceback(err.__traceback__)
 
     # --- pickling (copy.deepcopy works through __dict__; make sure hooks survive) ------
     def __setstate__(self, state):

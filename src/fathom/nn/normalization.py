@@ -16,7 +16,7 @@ from ..autograd.grad_mode import no_grad
 from ..creation import empty, ones, tensor, zeros
 from ..dtypes import int64
 from . import functional as F, init
-from .conv import _ERRORS, _reraise
+from .conv import _ERRORS
 from .module import Module
 from .parameter import Parameter
 
@@ -28,6 +28,23 @@ def _dims_error(layer, input, allowed):
     a, b = allowed
     return ValueError(f"{layer._describe()}: expected {a}D or {b}D input (got {input.ndim}D "
                       f"input), input shape {tuple(input.shape)}")
+
+
+def _affine(layer, shape, affine, bias, dtype, device):
+    """Register weight and bias of `shape` (bias only if `bias`), or None when not affine,
+    in PyTorch's order."""
+    layer.register_parameter("weight", Parameter(empty(shape, dtype=dtype, device=device))
+                             if affine else None)
+    layer.register_parameter("bias", Parameter(empty(shape, dtype=dtype, device=device))
+                             if affine and bias else None)
+
+
+def _reset_affine(layer):
+    """PyTorch's default: weight 1, bias 0."""
+    if layer.weight is not None:
+        init.ones_(layer.weight)
+    if layer.bias is not None:
+        init.zeros_(layer.bias)
 
 
 class _NormBase(Module):
@@ -46,15 +63,7 @@ class _NormBase(Module):
         self.momentum = momentum
         self.affine = affine
         self.track_running_stats = track_running_stats
-        if affine:
-            self.weight = Parameter(empty(num_features, dtype=dtype, device=device))
-            if bias:
-                self.bias = Parameter(empty(num_features, dtype=dtype, device=device))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine(self, num_features, affine, bias, dtype, device)
         if track_running_stats:
             self.register_buffer("running_mean", zeros(num_features, dtype=dtype, device=device))
             self.register_buffer("running_var", ones(num_features, dtype=dtype, device=device))
@@ -74,10 +83,7 @@ class _NormBase(Module):
 
     def reset_parameters(self) -> None:
         self.reset_running_stats()
-        if self.affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
+        _reset_affine(self)
 
     def _check_input_dim(self, input):
         if input.ndim not in self._dims:
@@ -110,7 +116,7 @@ class _BatchNorm(_NormBase):
             return F.batch_norm(input, mean, var, self.weight, self.bias, use_batch, factor,
                                 self.eps)
         except _ERRORS as e:
-            _reraise(self, e)
+            raise self._renamed(e) from None
 
 
 class BatchNorm1d(_BatchNorm):
@@ -178,7 +184,7 @@ class _InstanceNorm(_NormBase):
                                   self.training or not self.track_running_stats,
                                   self.momentum if self.momentum is not None else 0.0, self.eps)
         except _ERRORS as e:
-            _reraise(self, e)
+            raise self._renamed(e) from None
         return out.squeeze(0) if unbatched else out
 
 
@@ -234,28 +240,17 @@ class LayerNorm(Module):
         self.normalized_shape = _as_shape(normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
-        if elementwise_affine:
-            self.weight = Parameter(empty(self.normalized_shape, dtype=dtype, device=device))
-            if bias:
-                self.bias = Parameter(empty(self.normalized_shape, dtype=dtype, device=device))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine(self, self.normalized_shape, elementwise_affine, bias, dtype, device)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        if self.elementwise_affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
+        _reset_affine(self)
 
     def forward(self, input):
         try:
             return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
         except _ERRORS as e:
-            _reraise(self, e)
+            raise self._renamed(e) from None
 
     def extra_repr(self) -> str:
         return (f"{self.normalized_shape}, eps={self.eps}, "
@@ -280,28 +275,17 @@ class GroupNorm(Module):
         self.num_channels = num_channels
         self.eps = eps
         self.affine = affine
-        if affine:
-            self.weight = Parameter(empty(num_channels, dtype=dtype, device=device))
-            if bias:
-                self.bias = Parameter(empty(num_channels, dtype=dtype, device=device))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine(self, num_channels, affine, bias, dtype, device)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        if self.affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
+        _reset_affine(self)
 
     def forward(self, input):
         try:
             return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
         except _ERRORS as e:
-            _reraise(self, e)
+            raise self._renamed(e) from None
 
     def extra_repr(self) -> str:
         return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, "
@@ -336,7 +320,7 @@ class RMSNorm(Module):
         try:
             return F.rms_norm(input, self.normalized_shape, self.weight, self.eps)
         except _ERRORS as e:
-            _reraise(self, e)
+            raise self._renamed(e) from None
 
     def extra_repr(self) -> str:
         return (f"{self.normalized_shape}, eps={self.eps}, "

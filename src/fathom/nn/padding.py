@@ -6,7 +6,7 @@ LAST dim first, then (top, bottom), as PyTorch's. Reprs are PyTorch's.
 from __future__ import annotations
 
 from . import functional as F
-from .conv import _ERRORS, _ntuple, _reraise
+from .conv import _ERRORS, _ntuple
 from .module import Module
 
 __all__ = ["ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "ConstantPad1d", "ConstantPad2d",
@@ -37,7 +37,7 @@ class _PadNd(Module):
         try:
             return F.pad(input, self.padding, self._mode)
         except _ERRORS as e:
-            _reraise(self, e)
+            raise self._renamed(e) from None
 
     def extra_repr(self) -> str:
         return f"{self.padding}"
@@ -55,7 +55,7 @@ class _ConstantPadNd(_PadNd):
         try:
             return F.pad(input, self.padding, "constant", self.value)
         except _ERRORS as e:
-            _reraise(self, e)
+            raise self._renamed(e) from None
 
     def extra_repr(self) -> str:
         return f"padding={self.padding}, value={self.value}"

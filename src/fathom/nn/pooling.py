@@ -8,7 +8,7 @@ MaxUnpool, FractionalMaxPool, Upsample and PixelShuffle (no functional op yet).
 from __future__ import annotations
 
 from . import functional as F
-from .conv import _ERRORS, _ntuple, _reraise
+from .conv import _ERRORS, _ntuple
 from .module import Module
 
 __all__ = ["MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "LPPool1d", "LPPool2d",
@@ -46,7 +46,7 @@ class MaxPool1d(_MaxPoolNd):
                                 self.dilation, ceil_mode=self.ceil_mode,
                                 return_indices=self.return_indices)
         except _ERRORS as e:
-            _reraise(self, e)
+            raise self._renamed(e) from None
 
 
 class MaxPool2d(_MaxPoolNd):
@@ -64,7 +64,7 @@ class MaxPool2d(_MaxPoolNd):
                                 self.dilation, ceil_mode=self.ceil_mode,
                                 return_indices=self.return_indices)
         except _ERRORS as e:
-            _reraise(self, e)
+            raise self._renamed(e) from None
 
 
 class _AvgPoolNd(Module):
@@ -94,7 +94,7 @@ class AvgPool1d(_AvgPoolNd):
             return F.avg_pool1d(input, self.kernel_size, self.stride, self.padding,
                                 self.ceil_mode, self.count_include_pad)
         except _ERRORS as e:
-            _reraise(self, e)
+            raise self._renamed(e) from None
 
 
 class AvgPool2d(_AvgPoolNd):
@@ -120,7 +120,7 @@ class AvgPool2d(_AvgPoolNd):
             return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding,
                                 self.ceil_mode, self.count_include_pad, self.divisor_override)
         except _ERRORS as e:
-            _reraise(self, e)
+            raise self._renamed(e) from None
 
 
 class _LPPoolNd(Module):
@@ -153,7 +153,7 @@ class _LPPoolNd(Module):
                 size *= k
             return (out.sign() * F.relu(out.abs()) * size).pow(1.0 / p)
         except _ERRORS as e:
-            _reraise(self, e)
+            raise self._renamed(e) from None
 
 
 class LPPool1d(_LPPoolNd):
@@ -213,7 +213,7 @@ class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd):
             res = F.adaptive_max_pool2d(input.reshape(shape[:-1] + (1, shape[-1])), (1, size),
                                         self.return_indices)
         except _ERRORS as e:
-            _reraise(self, e)
+            raise self._renamed(e) from None
         if self.return_indices:
             out, idx = res
             return out.reshape(shape[:-1] + (-1,)), idx.reshape(shape[:-1] + (-1,))
@@ -233,7 +233,7 @@ class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
         try:
             return F.adaptive_max_pool2d(input, self.output_size, self.return_indices)
         except _ERRORS as e:
-            _reraise(self, e)
+            raise self._renamed(e) from None
 
 
 class AdaptiveAvgPool1d(_AdaptivePoolNd):
@@ -247,7 +247,7 @@ class AdaptiveAvgPool1d(_AdaptivePoolNd):
         try:
             return F.adaptive_avg_pool1d(input, self.output_size)
         except _ERRORS as e:
-            _reraise(self, e)
+            raise self._renamed(e) from None
 
 
 class AdaptiveAvgPool2d(_AdaptivePoolNd):
@@ -262,4 +262,4 @@ class AdaptiveAvgPool2d(_AdaptivePoolNd):
         try:
             return F.adaptive_avg_pool2d(input, self.output_size)
         except _ERRORS as e:
-            _reraise(self, e)
+            raise self._renamed(e) from None
