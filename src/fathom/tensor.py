@@ -161,16 +161,8 @@ class Tensor:
 
     def to(self, *args, **kwargs) -> Tensor:
         """`to(dtype)`, `to(device)`, `to(device, dtype)` or `to(other_tensor)`."""
-        dtype = kwargs.get("dtype")
-        dev = kwargs.get("device")
+        dev, dtype = _to_args(args, kwargs)
         copy = kwargs.get("copy", False)
-        for a in args:
-            if isinstance(a, Tensor):
-                dtype, dev = a.dtype, a.device
-            elif isinstance(a, (str, backend.device)):
-                dev = a
-            elif a is not None:
-                dtype = a
         out = self
         if dev is not None:
             out = _ops.elementwise.to_device(out, dev)
@@ -694,6 +686,20 @@ def _rebuild(data, requires_grad):
     t = _make(data, None, 0, None)
     t.requires_grad = requires_grad
     return t
+
+
+def _to_args(args, kwargs):
+    """(device, dtype) from `to`'s forms: to(dtype), to(device), to(device, dtype),
+    to(tensor), and the keywords; either may be None (Tensor.to and Module.to)."""
+    dtype, dev = kwargs.get("dtype"), kwargs.get("device")
+    for a in args:
+        if isinstance(a, Tensor):
+            dtype, dev = a.dtype, a.device
+        elif isinstance(a, (str, backend.device)):
+            dev = a
+        elif a is not None:
+            dtype = a
+    return dev, dtype
 
 
 def _host(arr):
