@@ -91,3 +91,39 @@ def print_table(rows, peer="PyTorch") -> None:
     if noisy:
         print("\nwarning: some rows varied by more than 20% between repetitions; the machine "
               "was busy. Re-run for firmer ratios.")
+
+
+def main(description: str, workloads, argv=None, repeat: int = 15) -> int:
+    """The command line of a benchmark script: `workloads(torch)` gives (name, fathom_fn,
+    torch_fn, goal) rows; they are timed side by side and printed (and written as JSON)."""
+    import argparse
+    import json
+    import platform
+    import sys
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--repeat", type=int, default=repeat)
+    parser.add_argument("--only", help="run only rows whose name contains this text")
+    parser.add_argument("--json", help="also write the results to this file")
+    args = parser.parse_args(argv)
+    try:
+        import torch
+    except ImportError:
+        print("PyTorch is not installed: nothing to compare against "
+              "(pip install torch==2.13.0)", file=sys.stderr)
+        return 1
+    import numpy as np
+
+    import fathom
+    torch.set_num_threads(THREADS)
+    print(f"Fathom {fathom.__version__} vs PyTorch {torch.__version__}, NumPy {np.__version__}, "
+          f"Python {platform.python_version()}, {THREADS} threads, {platform.machine()}")
+    results = [(name, compare(f_fn, t_fn, repeat=args.repeat), goal)
+               for name, f_fn, t_fn, goal in workloads(torch)
+               if not args.only or args.only in name]
+    print()
+    print_table(results)
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump([{"workload": n, "goal": g, **r} for n, r, g in results], fh, indent=2)
+    return 0

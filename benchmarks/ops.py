@@ -9,9 +9,6 @@ better), median over interleaved repetitions, threads pinned equal.
 """
 from __future__ import annotations
 
-import argparse
-import json
-import platform
 import sys
 
 import harness  # noqa: F401 - pins threads before NumPy/PyTorch load
@@ -101,32 +98,5 @@ def workloads(torch):
     return rows
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repeat", type=int, default=15)
-    parser.add_argument("--json", help="also write the results to this file")
-    args = parser.parse_args(argv)
-    try:
-        import torch
-    except ImportError:
-        print("PyTorch is not installed: nothing to compare against "
-              "(pip install torch==2.13.0)", file=sys.stderr)
-        return 1
-    torch.set_num_threads(harness.THREADS)
-    print(f"Fathom {fathom.__version__} vs PyTorch {torch.__version__}, NumPy {np.__version__}, "
-          f"Python {platform.python_version()}, {harness.THREADS} threads, "
-          f"{platform.machine()}")
-    results = []
-    for name, f_fn, t_fn, goal in workloads(torch):
-        r = harness.compare(f_fn, t_fn, repeat=args.repeat)
-        results.append((name, r, goal))
-    print()
-    harness.print_table(results)
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump([{"workload": n, "goal": g, **r} for n, r, g in results], fh, indent=2)
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(harness.main(__doc__.split("\n")[0], workloads))
