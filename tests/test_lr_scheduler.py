@@ -23,8 +23,6 @@ def _optimizers(torch, lrs=(0.1,), kind="sgd"):
         elif kind == "sgd0":
             opt = mod.SGD(groups, lr=lrs[0])
         elif kind == "adam":
-            if not hasattr(mod, "Adam"):
-                pytest.skip("fathom.optim.Adam not written yet")
             opt = mod.Adam(groups, lr=lrs[0], betas=(0.9, 0.99))
         else:  # a bare Optimizer: no momentum, no betas
             opt = mod.Optimizer(groups, {"lr": lrs[0]})

@@ -522,10 +522,9 @@ def test_lbfgs_requires_a_closure():
 
 
 # --- CuPy ---------------------------------------------------------------------------------
+@pytest.mark.skipif(not fathom.accelerator.is_available(), reason="needs a CUDA device")
 @pytest.mark.parametrize("name,kwargs", TABLE, ids=IDS)
 def test_runs_on_cupy_arrays(name, kwargs):
-    if not fathom.accelerator.is_available():
-        pytest.skip("no CUDA device")
     cpu, gpu = Run(fathom, name, kwargs), Run(fathom, name, kwargs, device="cuda")
     for _ in range(5):
         cpu.step()
