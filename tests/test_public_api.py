@@ -1,5 +1,5 @@
-"""The import paths DESIGN.md pins, and the cost of `import fathom`."""
-import re
+"""The import paths DESIGN.md pins, and what `import fathom` pulls in (its time is a
+benchmark row, not a test: nothing here asserts on wall-clock time)."""
 import subprocess
 import sys
 
@@ -26,19 +26,9 @@ device save load
 # the `fathom.autograd` row
 AUTOGRAD_NAMES = "Function grad backward gradcheck gradgradcheck detect_anomaly".split()
 
-# names whose owner (fathom.io: safetensors and checkpoints) has not landed yet
-PENDING = {"save", "load"}
-
-
-@pytest.mark.parametrize("name", [n for n in FATHOM_NAMES if n not in PENDING])
+@pytest.mark.parametrize("name", FATHOM_NAMES)
 def test_fathom_name_exists(name):
     assert hasattr(fathom, name), f"fathom.{name} is part of DESIGN.md's API and is missing"
-
-
-@pytest.mark.parametrize("name", sorted(PENDING))
-@pytest.mark.xfail(reason="fathom.save/load come with fathom.io", strict=False)
-def test_pending_fathom_name_exists(name):
-    assert hasattr(fathom, name)
 
 
 @pytest.mark.parametrize("name", AUTOGRAD_NAMES)
@@ -58,26 +48,10 @@ def test_names_have_the_right_kinds():
             assert fathom.is_grad_enabled() is grad_on
 
 
-def _import_seconds():
-    out = subprocess.run([sys.executable, "-X", "importtime", "-c", "import fathom"],
-                         capture_output=True, text=True, check=True).stderr
-    cumulative = [int(m.group(1)) for m in
-                  re.finditer(r"import time:\s+\d+ \|\s+(\d+) \| fathom$", out, re.M)]
-    assert cumulative, out[-2000:]
-    return cumulative[0] / 1e6
-
-
-def test_import_is_fast():
-    """The target is 0.2 s (NumPy itself is most of it); CI machines vary, so fail only
-    far above it. Take the best of three runs to discount a busy machine."""
-    seconds = min(_import_seconds() for _ in range(3))
-    print(f"import fathom: {seconds:.3f} s")
-    assert seconds < 0.5, f"import fathom took {seconds:.3f} s (target 0.2 s)"
-
-
 def test_import_pulls_in_nothing_heavy():
     code = ("import sys, fathom; heavy = [m for m in ('torch', 'scipy', 'pandas', "
-            "'matplotlib', 'cupy') if m in sys.modules]; print(heavy)")
+            "'matplotlib', 'cupy', 'safetensors', 'tqdm', 'sklearn', 'tensorboardX') "
+            "if m in sys.modules]; print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.strip()
     assert out == "[]", f"import fathom imported {out}"

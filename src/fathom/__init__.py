@@ -21,6 +21,7 @@ from .random import (manual_seed, seed, initial_seed, Generator, default_generat
                      bernoulli, multinomial, get_rng_state, set_rng_state)
 from . import autograd, random, accelerator  # noqa: F401
 from . import nn, optim  # noqa: F401
+from .io import save, load  # safetensors files, never pickle
 
 __version__ = "0.1.0"
 
