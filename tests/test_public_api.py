@@ -55,3 +55,13 @@ def test_import_pulls_in_nothing_heavy():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.strip()
     assert out == "[]", f"import fathom imported {out}"
+
+
+def test_subpackages_load_on_first_use():
+    code = ("import sys, fathom; assert 'fathom.vision' not in sys.modules; "
+            "fathom.utils.data.DataLoader, fathom.vision.models, fathom.metrics.accuracy; "
+            "print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "ok", out.stderr
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        fathom.nope

@@ -32,3 +32,15 @@ def is_tensor(obj) -> "bool":
 
 def numel(input) -> "int":
     return input.numel()
+
+
+# Subpackages beyond the core load on first use (`fathom.utils.data...`, `fathom.vision`),
+# as `torch.utils` does, while `import fathom` stays fast.
+_LAZY_SUBPACKAGES = ("utils", "vision", "metrics", "train", "io", "cli")
+
+
+def __getattr__(name):
+    if name in _LAZY_SUBPACKAGES:
+        import importlib
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'fathom' has no attribute {name!r}")
