@@ -4,24 +4,39 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: setup setup-test run test lint bench loc clean
+.PHONY: setup setup-test data run test lint bench loc clean
 
-setup: $(VENV)/.fathom-installed
+setup: $(VENV)/.fathom-installed data
 
 $(VENV)/.fathom-installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[train]'
 	touch $@
 
-# PyTorch is the test oracle (a CPU build); its tests skip only if it cannot be installed.
-setup-test: setup
+# Fashion-MNIST from Debian's package where apt exists (fathom finds it through dpkg);
+# elsewhere `fathom train` says how to download it (--download, checksummed).
+data:
+	@dpkg -s dataset-fashion-mnist >/dev/null 2>&1 || { \
+	  command -v apt-get >/dev/null 2>&1 && { \
+	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	    $$SUDO apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1 || \
+	    { $$SUDO apt-get update -q >/dev/null 2>&1 && \
+	      $$SUDO apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1; }; } || \
+	  echo "note: Debian's dataset-fashion-mnist is not installed; use --download"; }
+
+# The test tools, and PyTorch as the test oracle (a CPU build); its tests skip only if
+# it cannot be installed.
+setup-test: setup $(VENV)/.fathom-test-installed
+$(VENV)/.fathom-test-installed: pyproject.toml
+	$(BIN)/pip install -q -e '.[test]'
 	@$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q torch==2.13.0 || \
 	  echo "warning: PyTorch could not be installed; PyTorch-parity tests will be skipped"
+	touch $@
 
-# The main job: until the training issue lands, the from-scratch MLP example.
+# The main job: train the default CNN on Fashion-MNIST, then report test metrics.
 run: setup
-	$(BIN)/python examples/mlp_from_scratch.py
+	$(BIN)/fathom train --model cnn --dataset fashion-mnist --epochs 10 --out runs/cnn
 
 test: setup-test
 	$(BIN)/python -m pytest tests
