@@ -36,7 +36,7 @@ $(VENV)/.fathom-test-installed: pyproject.toml
 
 # The main job: train the default CNN on Fashion-MNIST, then report test metrics.
 run: setup
-	$(BIN)/fathom train --model cnn --dataset fashion-mnist --epochs 10 --out runs/cnn
+	$(BIN)/fathom train --model cnn --dataset fashion-mnist --epochs 10
 
 test: setup-test
 	$(BIN)/python -m pytest tests

@@ -1,6 +1,7 @@
 """Seconds per training epoch on Fashion-MNIST: Fathom vs PyTorch, same model, same run.
 
-    python benchmarks/epochs.py [--models mlp,cnn,lstm,lenet5] [--repeat 1] [--limit N]
+    cd benchmarks && python epochs.py [--models mlp,cnn,lstm,lenet5] [--repeat 1] [--limit N]
+                                      [--batch-size N]
 
 Each model is built by `fathom.vision.models` and mirrored in PyTorch with the same
 weights; both train one epoch with Adam (lr 1e-3, batch 128; LeNet-5: batch 64) over the
@@ -94,6 +95,8 @@ def main(argv=None) -> int:
     parser.add_argument("--models", default="mlp,cnn,lstm,lenet5")
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--limit", type=int, default=60000, help="training images per epoch")
+    parser.add_argument("--batch-size", type=int, help="for every model (default: 128; "
+                        "LeNet-5: 64)")
     args = parser.parse_args(argv)
     import numpy as np
     import torch
@@ -112,7 +115,7 @@ def main(argv=None) -> int:
         t_model = torch_model(torch, name)
         t_model.load_state_dict({k: torch.from_numpy(v.numpy().copy())
                                  for k, v in f_model.state_dict().items()})
-        batch = BATCH.get(name, 128)
+        batch = args.batch_size or BATCH.get(name, 128)
         f_run = epoch_fn(fathom, f_model, x, y, batch, order)
         t_run = epoch_fn(torch, t_model, x, y, batch, order)
         f_times, t_times = [], []

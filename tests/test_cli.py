@@ -119,7 +119,8 @@ def test_train_prints_the_report(data_root, tmp_path, capsys):
 
 def test_resume_continues_the_history(data_root, tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(_train_args(data_root, out, "--model", "mlp", "--limit", "120")) == 0
+    assert main(_train_args(data_root, out, "--model", "mlp", "--limit", "120",
+                            "--schedule", "step")) == 0
     assert main(["train", "--resume", "--out", str(out), "--epochs", "3",
                  "--no-progress"]) == 0
     assert [int(r["epoch"]) for r in _history(out)] == [0, 1, 2]
@@ -154,6 +155,9 @@ def test_resume_refuses_to_change_the_run(data_root, run_dir, capsys):
     assert main(["train", "--resume", "--out", str(run_dir), "--model", "mlp"]) == 2
     err = capsys.readouterr().err
     assert "cannot change" in err and "--model" in err
+    # the default cosine schedule has annealed to 0 at the last epoch: no extending
+    assert main(["train", "--resume", "--out", str(run_dir), "--epochs", "3"]) == 2
+    assert "--schedule cosine" in capsys.readouterr().err
 
 
 def test_train_refuses_to_overwrite_a_run(data_root, run_dir, capsys):
@@ -300,7 +304,8 @@ def test_a_signal_saves_a_checkpoint_and_resume_finishes(data_root, tmp_path, si
     out = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     args = [sys.executable, "-m", "fathom", *_train_args(data_root, out, "--model", "mlp",
-                                                          "--epochs", "50", "--batch-size", "8")]
+                                                          "--epochs", "50", "--batch-size", "8",
+                                                          "--schedule", "none")]
     proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     deadline = time.monotonic() + 60

@@ -2,7 +2,7 @@
 
     fathom train                                  # the CNN on Fashion-MNIST, 10 epochs
     fathom train --model mlp --epochs 20 --schedule onecycle --lr 3e-3
-    fathom train --resume --out runs/cnn-fashion-mnist --epochs 15
+    fathom train --resume --out runs/cnn-fashion-mnist      # after Ctrl-C: go on
 
 The run folder (--out, default runs/<model>-<dataset>) holds config.json (written first),
 last.safetensors (checkpoint after each epoch, for --resume), best.safetensors (the best
@@ -151,10 +151,12 @@ def resolve_config(args) -> tuple[dict, Path | None]:
                            f"--{key.replace('_', '-')} {saved[key]}; it cannot change it "
                            f"to {value} (start a new run with another --out)")
     cfg = {**DEFAULTS, **saved, **{k: v for k, v in given.items() if k in RESUME_MAY_CHANGE}}
-    if saved.get("schedule") == "onecycle" and cfg["epochs"] != saved.get("epochs"):
-        raise CLIError(f"the run in {out} uses --schedule onecycle, which is fixed to its "
-                       f"{saved.get('epochs')} epochs; it cannot be resumed with --epochs "
-                       f"{cfg['epochs']}")
+    if saved.get("schedule") in ("cosine", "onecycle") and cfg["epochs"] != saved.get("epochs"):
+        # both anneal to ~0 at the run's last epoch; more epochs would train at lr ~0
+        raise CLIError(f"the run in {out} anneals the learning rate to 0 over its "
+                       f"{saved.get('epochs')} epochs (--schedule {saved['schedule']}); it "
+                       f"cannot go on to --epochs {cfg['epochs']}: start a new run, or train "
+                       "with --schedule step, plateau or none to extend it later")
     cfg["out"] = str(out)
     return _check(cfg), checkpoint
 
