@@ -276,7 +276,7 @@ def test_plots_write_png(tmp_path):
     plot_confusion_matrix(np.array([[5, 1], [2, 7]]), ["x", "y"], tmp_path / "cm.png",
                           normalize=True)
     assert os.path.getsize(tmp_path / "cm.png") > 1000
-    assert not [f for f in os.listdir(tmp_path) if f.startswith(".tmp")]
+    assert not [f for f in os.listdir(tmp_path) if f.endswith(".tmp")]
     with pytest.raises(ValueError, match="square"):
         plot_confusion_matrix(np.zeros((2, 3)), path=tmp_path / "x.png")
     with pytest.raises(ValueError, match="empty"):

@@ -265,7 +265,7 @@ def serve(monkeypatch):
 
 
 def _leftovers(folder):
-    return [f for f in os.listdir(folder) if f.endswith(".part")] if os.path.isdir(folder) else []
+    return [f for f in os.listdir(folder) if f.endswith(".tmp")] if os.path.isdir(folder) else []
 
 
 @needs_fashion

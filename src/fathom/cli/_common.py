@@ -8,12 +8,12 @@ model file works on its own too.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from ..io.atomic import atomic_path
 
 
 class CLIError(Exception):
@@ -156,19 +156,10 @@ def parse_shape(text: str) -> tuple:
 
 # --- run folders ----------------------------------------------------------------------------
 def write_json(path, obj) -> None:
-    """Write JSON atomically: a temp file in the same folder, then rename."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=2)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write JSON atomically (fathom.io.atomic)."""
+    with atomic_path(path) as tmp, open(tmp, "w") as f:
+        json.dump(obj, f, indent=2)
+        f.write("\n")
 
 
 def read_json(path) -> dict:

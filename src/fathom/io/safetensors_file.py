@@ -14,11 +14,11 @@ from __future__ import annotations
 import json
 import math
 import os
-import sys
 
 import numpy as np
 
 from ..tensor import Tensor, _host, _make
+from .atomic import atomic_path
 
 __all__ = ["FileFormatError", "save_file", "load_file", "read_metadata"]
 
@@ -331,30 +331,8 @@ def write(arrays: dict[str, np.ndarray], f, metadata: dict[str, str] | None) -> 
     if not isinstance(f, (str, os.PathLike)):
         f.write(st.save(arrays, metadata=metadata))
         return
-    path = os.fspath(f)
-    folder, base = os.path.split(os.path.abspath(path))
-    tmp = os.path.join(folder, f".{base}.{os.urandom(4).hex()}.tmp")
-    open(tmp, "xb").close()  # claim the name; a missing folder fails here, plainly
-    try:
+    with atomic_path(f) as tmp:
         st.save_file(arrays, tmp, metadata=metadata)
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    if sys.platform != "win32":  # make the rename itself durable
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def save_file(tensors: dict, path, metadata: dict[str, str] | None = None) -> None:

@@ -9,9 +9,9 @@ leaves a user's interactive session alone. Files are written atomically.
 from __future__ import annotations
 
 import os
-import tempfile
 
 from .. import backend
+from ..io.atomic import atomic_path
 
 _np = backend.np
 
@@ -33,18 +33,9 @@ def _figure(width: float, height: float):
 
 
 def _write(fig, path) -> None:
-    path = os.fspath(path)
-    folder = os.path.dirname(path) or "."
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format="png")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
 
 
 def plot_history(history, path) -> None:

@@ -10,7 +10,6 @@ import gzip
 import hashlib
 import http.client
 import os
-import secrets
 import sys
 import tarfile
 import urllib.error
@@ -18,6 +17,8 @@ import urllib.request
 import zlib
 
 import numpy as np
+
+from ...io.atomic import atomic_path
 
 __all__ = ["DatasetNotFoundError", "DatasetFormatError", "IDXFormatError", "DownloadError",
            "ChecksumError", "UnsafeArchiveError", "read_idx", "md5sum", "check_md5",
@@ -135,42 +136,18 @@ def check_md5(path, md5: str | None) -> bool:
     return os.path.isfile(path) and (md5 is None or md5sum(path) == md5)
 
 
-def _fsync_dir(folder) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # not possible on every platform; the rename is still atomic
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def _fetch(url: str, path: str, md5: str | None, timeout: float) -> None:
     """Download `url` to `path` atomically, checking the MD5 before the rename."""
-    folder = os.path.dirname(path) or "."
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(4)}.part")
     request = urllib.request.Request(url, headers={"User-Agent": "fathom"})
     h = hashlib.md5(usedforsecurity=False)
-    try:
-        # O_EXCL: never write through someone else's file; mode 0o666 minus the umask.
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        with os.fdopen(fd, "wb") as f, urllib.request.urlopen(request, timeout=timeout) as r:
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f, urllib.request.urlopen(request, timeout=timeout) as r:
             while block := r.read(1 << 20):
                 h.update(block)
                 f.write(block)
-            f.flush()
-            os.fsync(f.fileno())
         if md5 is not None and h.hexdigest() != md5:
             raise ChecksumError(f"{url}: MD5 {h.hexdigest()} does not match the expected {md5} "
                                 f"(corrupt or tampered download; nothing was written)")
-        os.replace(tmp, path)
-        _fsync_dir(folder)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def download_url(urls, path, md5: str | None = None, timeout: float = 60.0) -> str:
