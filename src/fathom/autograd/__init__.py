@@ -99,3 +99,4 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 
 from .gradcheck import gradcheck, gradgradcheck  # noqa: E402,F401
 from .anomaly import detect_anomaly, set_detect_anomaly  # noqa: E402,F401
+from . import trace  # noqa: E402,F401

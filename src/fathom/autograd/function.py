@@ -105,14 +105,19 @@ class Op(Node):
         out = ctx.forward(*arrays, **attrs)
         track = track and _mode.enabled
         if not track and type(out) is _ndarray and out.dtype is not _f64 and not ctx.is_view:
-            return _make(out, None, 0, None)  # inference: nothing to record or check
-        if track:
-            ctx._record(args, Tensor)
-        if type(out) is tuple:
-            ctx.n_outputs = len(out)
-            return tuple(_wrap_output(ctx, o, k, args, track, Tensor, _make)
-                         for k, o in enumerate(out))
-        return _wrap_output(ctx, out, 0, args, track, Tensor, _make)
+            result = _make(out, None, 0, None)  # inference: nothing to record or check
+        else:
+            if track:
+                ctx._record(args, Tensor)
+            if type(out) is tuple:
+                ctx.n_outputs = len(out)
+                result = tuple(_wrap_output(ctx, o, k, args, track, Tensor, _make)
+                               for k, o in enumerate(out))
+            else:
+                result = _wrap_output(ctx, out, 0, args, track, Tensor, _make)
+        if _mode.recorder is not None:  # fathom.autograd.trace is listening
+            _mode.recorder(ctx, args, attrs, result)
+        return result
 
     def _record(ctx, args, Tensor):
         """Edges, input shapes/dtypes and the saved-tensor version stamps."""

@@ -9,6 +9,7 @@ class _State(threading.local):
     def __init__(self):
         self.enabled = True   # record ops for backward
         self.anomaly = False  # detect_anomaly: keep forward tracebacks, check gradients
+        self.recorder = None  # fathom.autograd.trace: called with every primitive op run
 
 
 state = _State()
