@@ -21,6 +21,7 @@ COMMANDS = {
     "evaluate": "fathom.cli.evaluate",
     "predict": "fathom.cli.predict",
     "info": "fathom.cli.info",
+    "bench": "fathom.cli.bench",
 }
 
 EXIT_USAGE = 2  # argparse's own code for bad arguments; ours for errors the user can fix

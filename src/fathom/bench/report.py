@@ -1,0 +1,68 @@
+"""The table `fathom bench` prints, and the machine/version header that goes with it."""
+from __future__ import annotations
+
+import os
+import platform
+
+from .harness import NOISY, THREADS, fmt_time
+
+
+def machine() -> dict:
+    """CPU model, cores, thread count and library versions, for the table's header."""
+    import numpy as np
+
+    import fathom
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            cpu = next(line.split(":", 1)[1].strip() for line in fh
+                       if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    info = {"cpu": cpu, "cores": os.cpu_count(), "threads": THREADS,
+            "python": platform.python_version(), "numpy": np.__version__,
+            "fathom": fathom.__version__}
+    try:
+        import torch
+        info["torch"] = torch.__version__
+    except ImportError:
+        pass
+    return info
+
+
+def _value(v, unit):
+    if v is None:
+        return "-"
+    return fmt_time(v) if unit == "s" else f"{v:.1f} {unit}"
+
+
+def status(r) -> str:
+    if r["goal"] is None or r["ratio"] is None:
+        return ""
+    met = r["ratio"] <= r["goal"] if r["better"] == "lower" else r["ratio"] >= r["goal"]
+    return "met" if met else "NOT met"
+
+
+def table(rows) -> str:
+    """Markdown table: workload, Fathom, peer, ratio, goal, status."""
+    lines = ["| workload | Fathom | peer | peer value | Fathom/peer | goal | status |",
+             "|---|---|---|---|---|---|---|"]
+    noisy = False
+    for r in rows:
+        key = "numpy" if r["peer"] == "NumPy sgemm" else "torch"
+        f = _value(r["values"].get("fathom"), r["unit"])
+        p = _value(r["values"].get(key), r["unit"])
+        ratio = f"{r['ratio']:.2f}" if r["ratio"] is not None else "-"
+        goal = "-" if r["goal"] is None else \
+            ("<= " if r["better"] == "lower" else ">= ") + f"{r['goal']:g}"
+        st = status(r)
+        if any(s > NOISY for s in r["spread"].values()):
+            st += " (noisy)"
+            noisy = True
+        name = r["name"] + (f" ({r['note']})" if r["note"] else "")
+        lines.append(f"| {name} | {f} | {r['peer']} | {p} | {ratio} | {goal} | {st.strip()} |")
+    if noisy:
+        lines.append("")
+        lines.append(f"(noisy): the repetitions of that row spread by more than {NOISY:.0%} "
+                     "(interquartile range / median); the machine was busy. Re-run it.")
+    return "\n".join(lines)
