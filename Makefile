@@ -46,7 +46,7 @@ lint: setup
 	$(BIN)/python -m ruff check src tests benchmarks examples tools
 
 bench: setup-test
-	$(BIN)/python benchmarks/ops.py
+	$(BIN)/fathom bench
 
 loc:
 	$(PYTHON) tools/loc.py

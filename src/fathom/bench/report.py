@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import platform
+import sys
 
 from .harness import NOISY, THREADS, fmt_time
 
@@ -22,11 +23,9 @@ def machine() -> dict:
     info = {"cpu": cpu, "cores": os.cpu_count(), "threads": THREADS,
             "python": platform.python_version(), "numpy": np.__version__,
             "fathom": fathom.__version__}
-    try:
-        import torch
-        info["torch"] = torch.__version__
-    except ImportError:
-        pass
+    for peer in ("torch", "jax"):  # the peers this run imported
+        if peer in sys.modules:
+            info[peer] = sys.modules[peer].__version__
     return info
 
 
@@ -44,15 +43,18 @@ def status(r) -> str:
 
 
 def table(rows) -> str:
-    """Markdown table: workload, Fathom, peer, ratio, goal, status."""
-    lines = ["| workload | Fathom | peer | peer value | Fathom/peer | goal | status |",
-             "|---|---|---|---|---|---|---|"]
+    """Markdown table: workload, Fathom, peer, its value, Fathom/peer, goal, status; and a
+    JAX value and ratio when any row has one."""
+    with_jax = any("jax" in r["values"] for r in rows)
+    head = "| workload | Fathom | peer | peer value | Fathom/peer | goal | status |"
+    lines = [head + (" JAX | Fathom/JAX |" if with_jax else ""),
+             "|---" * (9 if with_jax else 7) + "|"]
     noisy = False
     for r in rows:
         key = "numpy" if r["peer"] == "NumPy sgemm" else "torch"
         f = _value(r["values"].get("fathom"), r["unit"])
         p = _value(r["values"].get(key), r["unit"])
-        ratio = f"{r['ratio']:.2f}" if r["ratio"] is not None else "-"
+        ratio = _ratio(r["ratios"].get(key))
         goal = "-" if r["goal"] is None else \
             ("<= " if r["better"] == "lower" else ">= ") + f"{r['goal']:g}"
         st = status(r)
@@ -60,9 +62,17 @@ def table(rows) -> str:
             st += " (noisy)"
             noisy = True
         name = r["name"] + (f" ({r['note']})" if r["note"] else "")
-        lines.append(f"| {name} | {f} | {r['peer']} | {p} | {ratio} | {goal} | {st.strip()} |")
+        line = f"| {name} | {f} | {r['peer']} | {p} | {ratio} | {goal} | {st.strip()} |"
+        if with_jax:
+            line += f" {_value(r['values'].get('jax'), r['unit'])} | " \
+                    f"{_ratio(r['ratios'].get('jax'))} |"
+        lines.append(line)
     if noisy:
         lines.append("")
         lines.append(f"(noisy): the repetitions of that row spread by more than {NOISY:.0%} "
                      "(interquartile range / median); the machine was busy. Re-run it.")
     return "\n".join(lines)
+
+
+def _ratio(x):
+    return "-" if x is None else f"{x:.2f}"

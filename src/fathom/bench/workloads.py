@@ -24,10 +24,11 @@ from .twins import epoch_fn, twin
 
 
 class Context:
-    """What every workload needs: the peer (torch or None), repetitions, data, a scratch dir."""
+    """What every workload needs: the peers (the torch module and fathom.bench.jax_twins, or
+    None), repetitions, data, a scratch folder."""
 
-    def __init__(self, torch, repeat: int, limit: int, tmp: str):
-        self.torch, self.repeat, self.limit, self.tmp = torch, repeat, limit, tmp
+    def __init__(self, torch, repeat: int, limit: int, tmp: str, jax=None):
+        self.torch, self.jax, self.repeat, self.limit, self.tmp = torch, jax, repeat, limit, tmp
         self._fashion = None
 
     def fashion(self):
@@ -43,18 +44,21 @@ class Context:
 
 def row(group, name, values, *, unit="s", better="lower", goal=None, spread=None,
         peer="PyTorch", peer_key="torch", note=""):
-    ratio = values["fathom"] / values[peer_key] if "fathom" in values and values.get(peer_key) \
-        else None
+    ratios = {k: values["fathom"] / v for k, v in values.items()
+              if k != "fathom" and "fathom" in values and v}
     return {"group": group, "name": name, "unit": unit, "better": better, "goal": goal,
-            "values": values, "spread": spread or {}, "ratio": ratio, "peer": peer,
-            "note": note}
+            "values": values, "spread": spread or {}, "ratio": ratios.get(peer_key),
+            "ratios": ratios, "peer": peer, "note": note}
 
 
-def timed(ctx, group, name, fathom_fn, torch_fn, goal=None, whole=False, note=""):
+def timed(ctx, group, name, fathom_fn, torch_fn, goal=None, whole=False, note="",
+          jax_fn=None):
     """Interleaved timing of one workload; whole=True runs each once per round (epochs)."""
     fns = {"fathom": fathom_fn}
     if ctx.torch is not None:
         fns["torch"] = torch_fn
+    if ctx.jax is not None and jax_fn is not None:
+        fns["jax"] = jax_fn
     # quick rows take five times as many samples: each costs well under a second
     r = harness.compare_many(fns, ctx.repeat if whole else 5 * ctx.repeat,
                              None if whole else 0.05)
@@ -71,11 +75,14 @@ def _epoch(name, batch, goal, title):
         fathom.manual_seed(0)
         fm = models.get(name)
         f_run = epoch_fn(fathom, fm, x, y, batch, order)
-        t_run = None
+        t_run = j_run = None
         if ctx.torch is not None:
             t_run = epoch_fn(ctx.torch, twin(ctx.torch, name, fm), x, y, batch, order)
+        if ctx.jax is not None and name in ctx.jax.MODELS:
+            j_run = ctx.jax.epoch_fn(name, fm, x, y, batch, order)
+            j_run()  # compile outside the timed rounds
         return [timed(ctx, "epoch", f"{title}, batch {batch}: one epoch ({len(x)} images)",
-                      f_run, t_run, goal, whole=True)]
+                      f_run, t_run, goal, whole=True, jax_fn=j_run)]
     return workload
 
 
@@ -167,8 +174,9 @@ def inference(ctx):
                 def t_fn(tm=tm, tx=tx):
                     with ctx.torch.no_grad():
                         tm(tx)
+            j_fn = ctx.jax.inference_fn(name, fm, x) if ctx.jax is not None else None
             rows.append(timed(ctx, "inference", f"{name.upper()} inference, batch {batch}",
-                              f_fn, t_fn, 0.7 if batch == 1 else None))
+                              f_fn, t_fn, 0.7 if batch == 1 else None, jax_fn=j_fn))
     return rows
 
 
@@ -194,7 +202,8 @@ def overhead(ctx):
         def t_tiny():
             tw.grad = None
             (tx @ tw).relu().sum().backward()
-    return [timed(ctx, "overhead", "x + y, 64x128", lambda: fx + fy, t_add),
+    j_add = ctx.jax.add_fn(x, y) if ctx.jax is not None else None
+    return [timed(ctx, "overhead", "x + y, 64x128", lambda: fx + fy, t_add, jax_fn=j_add),
             timed(ctx, "overhead", "(x @ w).relu().sum().backward(), 64x128 @ 128x64",
                   f_tiny, t_tiny)]
 
@@ -337,11 +346,11 @@ WORKLOADS = {
 }
 
 
-def run(names, torch, repeat: int, limit: int, progress=print) -> list:
-    """Run the named workloads and return their rows."""
+def run(names, torch, repeat: int, limit: int, progress=print, jax=None) -> list:
+    """Run the named workloads and return their rows (jax: fathom.bench.jax_twins or None)."""
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        ctx = Context(torch, repeat, limit, tmp)
+        ctx = Context(torch, repeat, limit, tmp, jax)
         for name in names:
             progress(f"running {name} ...")
             rows += WORKLOADS[name](ctx)

@@ -68,12 +68,16 @@ def run(args) -> int:
         _pin_threads(args)
 
     from ..bench import report, run as run_workloads
-    torch = None
+    torch = jax = None
     for peer in peers:
         installed = importlib.util.find_spec(PEERS[peer]) is not None
         if peer == "torch" and installed:
             import torch
             torch.set_num_threads(args.threads)
+        elif peer == "jax" and installed:
+            from ..bench import jax_twins as jax
+            print("jax: MLP and CNN epochs, inference and x + y only (jit-compiled)",
+                  flush=True)
         elif not installed:
             print(f"{peer}: not installed, skipped", flush=True)
         else:
@@ -84,7 +88,7 @@ def run(args) -> int:
 
     info = report.machine()
     print("machine: " + ", ".join(f"{k} {v}" for k, v in info.items()), flush=True)
-    rows = run_workloads(names, torch, args.repeat, args.limit,
+    rows = run_workloads(names, torch, args.repeat, args.limit, jax=jax,
                          progress=lambda m: print(m, file=sys.stderr, flush=True))
     print()
     print(report.table(rows))
