@@ -36,11 +36,15 @@ def numel(input) -> "int":
 
 # Subpackages beyond the core load on first use (`fathom.utils.data...`, `fathom.vision`),
 # as `torch.utils` does, while `import fathom` stays fast.
-_LAZY_SUBPACKAGES = ("utils", "vision", "metrics", "train", "io", "cli")
+_LAZY_SUBPACKAGES = ("utils", "vision", "metrics", "train", "io", "cli", "keras", "onnx",
+                     "serve")
 
 
 def __getattr__(name):
     if name in _LAZY_SUBPACKAGES:
         import importlib
         return importlib.import_module(f".{name}", __name__)
+    if name == "compile":  # graph capture lives in fathom.capture; PyTorch spells it this way
+        from .capture import compile
+        return compile
     raise AttributeError(f"module 'fathom' has no attribute {name!r}")

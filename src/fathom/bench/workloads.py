@@ -208,6 +208,54 @@ def overhead(ctx):
                   f_tiny, t_tiny)]
 
 
+# --- graph capture: fathom.compile's gain ------------------------------------------------------
+
+def capture(ctx):
+    """fathom.compile against eager Fathom and PyTorch: the MLP and CNN at batch 1 (eval, no
+    grad), and an MLP training step at batch 128. The compiled model records during warm-up
+    and replays while timed; the row's note gives eager/compiled (above 1: capture wins)."""
+    rng = np.random.default_rng(0)
+    rows = []
+    cases = [("mlp", 1, False), ("cnn", 1, False), ("mlp", 128, True)]
+    for name, batch, train in cases:
+        fathom.manual_seed(0)
+        fm = models.get(name).train(train)
+        x = rng.standard_normal((batch, 1, 28, 28)).astype(np.float32)
+        y = rng.integers(0, 10, batch)
+        compiled = fathom.compile(fm)
+        tm = twin(ctx.torch, name, fm).train(train) if ctx.torch is not None else None
+        if train:
+            from .twins import epoch_fn
+            order = np.arange(batch)  # one batch: one Adam step per call
+            fns = {"fathom": epoch_fn(fathom, compiled, x, y, batch, order),
+                   "eager": epoch_fn(fathom, fm, x, y, batch, order)}
+            if tm is not None:
+                fns["torch"] = epoch_fn(ctx.torch, tm, x, y, batch, order)
+            title = f"{name.upper()} train step, batch {batch}, fathom.compile"
+        else:
+            fx = fathom.from_numpy(x)
+
+            def infer(model, fx=fx):
+                with fathom.no_grad():
+                    model(fx)
+            fns = {"fathom": lambda c=compiled: infer(c), "eager": lambda m=fm: infer(m)}
+            if tm is not None:
+                tx = ctx.torch.from_numpy(x)
+
+                def t_infer(tm=tm, tx=tx):
+                    with ctx.torch.no_grad():
+                        tm(tx)
+                fns["torch"] = t_infer
+            title = f"{name.upper()} inference, batch {batch}, fathom.compile"
+        r = harness.compare_many(fns, 5 * ctx.repeat)
+        gain = r["eager"]["s"] / r["fathom"]["s"]
+        values = {k: r[k]["s"] for k in ("fathom", "torch") if k in r}
+        rows.append(row("capture", title, values, spread={k: r[k]["spread"] for k in values},
+                        goal=0.7 if batch == 1 else None,
+                        note=f"eager/compiled {gain:.2f}"))
+    return rows
+
+
 # --- GEMM throughput: NumPy's sgemm is the machine's limit ---------------------------------------
 
 def _gflops(flops, fn, repeat):
@@ -334,6 +382,7 @@ def memory(ctx):
 WORKLOADS = {
     "overhead": overhead,
     "inference": inference,
+    "compile": capture,
     "gemm": gemm,
     "import": import_time,
     "mlp": _epoch("mlp", 128, 1.0, "MLP 784-256-128-10"),
