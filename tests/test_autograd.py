@@ -655,3 +655,15 @@ def test_inplace_still_catches_edits_of_values_saved_before():
     y.mul_(y.sin())  # the inner sin saved y before the edit: backward must refuse
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         y.sum().backward()
+
+
+def test_gradient_reaches_inputs_when_one_path_returns_no_gradient(torch):
+    # floor's backward gives None for its input: the Mul before it gets no gradient, yet x
+    # still gets one through the other path (the engine must still release x's node)
+    x = fathom.tensor([0.3, -1.2, 2.5], requires_grad=True)
+    ((x * 2).floor().sum() + (x * 3).sum()).backward()
+    tx = torch.tensor([0.3, -1.2, 2.5], requires_grad=True)
+    ((tx * 2).floor().sum() + (tx * 3).sum()).backward()
+    np.testing.assert_array_equal(x.grad.numpy(), tx.grad.numpy())
+    g, = fathom.autograd.grad((x * 2).floor().sum() + x.sum(), [x])
+    np.testing.assert_array_equal(g.numpy(), [1.0, 1.0, 1.0])

@@ -100,6 +100,13 @@ def run_backward(roots, retain_graph=False, create_graph=False, capture=None,
             node = ready.pop()
             gs = grads.pop(node, None)
             if gs is None:
+                # no gradient reached this node (every consumer returned None), but its
+                # inputs may still get gradients along other paths: release them
+                for e in node.next_edges:
+                    if e is not None and e[0] in needed:
+                        deps[e[0]] -= 1
+                        if deps[e[0]] == 0:
+                            ready.append(e[0])
                 continue
             if node.hooks:
                 gs = _run_hooks(node, gs, create_graph, Tensor, _make)
