@@ -14,7 +14,7 @@ import sys
 import harness  # noqa: F401 - pins threads before NumPy/PyTorch load
 
 
-ROW_MODULES = ["row_lstm", "row_adam", "row_transformer", "row_ops_extra"]
+ROW_MODULES = ["row_lstm", "row_adam", "row_transformer", "row_ops_extra", "row_conv"]
 
 
 def workloads(torch):

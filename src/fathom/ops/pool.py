@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from .. import backend
 from ..autograd.function import Op
+from ..autograd.grad_mode import state as _mode
 from ..errors import ShapeError, fmt_shape
 from ..tensor import Tensor, _make
-from .conv import ntuple, pad_canvas, window
+from .conv import _hashable, ntuple, pad_canvas, strided, window
 
 _np = backend.np
 
@@ -90,9 +91,12 @@ class MaxPool2d(Op):
 
     def forward(ctx, x, geo, fast, return_indices):
         xp = ctx.xp
-        # -inf padding never wins a max (torch requires pad <= kernel/2)
-        out = _reduce_windows(xp, pad_canvas(xp, x, geo[2], -_np.inf), geo, xp.maximum)
-        ctx.geo, ctx.fast = geo, fast
+        ctx.geo, ctx.fast, ctx.hits = geo, fast, None
+        if _tiling(geo) and not return_indices:
+            out, ctx.hits = _max_pool_tiles(xp, x, geo, _mode.enabled)
+        else:
+            # -inf padding never wins a max (torch requires pad <= kernel/2)
+            out = _reduce_windows(xp, pad_canvas(xp, x, geo[2], -_np.inf), geo, xp.maximum)
         ctx.save(x, out)
         if return_indices:
             return out, _flat_indices(xp, x, out, geo)
@@ -107,7 +111,56 @@ class MaxPool2d(Op):
             rows = ctx.xp.arange(N * C).reshape(-1, 1)
             gx = ctx.F.index_add_zeros((N * C, H * W), (rows, flat), ctx.F.reshape(g, (N * C, -1)))
             return ctx.F.reshape(gx, (N, C, H, W)), None, None, None
+        if ctx.hits is not None:
+            return _tiles_backward(ctx.xp, ctx.hits, g, x.shape, geo), None, None, None
         return _max_pool_backward(ctx.xp, x, out, g, geo, ctx.fast), None, None, None
+
+
+def _tiling(geo):
+    """Windows that tile the input (kernel == stride, no dilation or padding): 2x2 pools."""
+    k, s, pads, d, _ = geo
+    return k == s and d == (1, 1) and not any(pads)
+
+
+def _max_pool_tiles(xp, x, geo, keep_hits):
+    """Max over tiling windows, and (when keep_hits) where each window's first max is.
+
+    One copy lays the kernel offsets out as contiguous (kh*kw, N, C, Ho, Wo) planes, so
+    the max and the first-hit masks run on contiguous memory: the strided compares of
+    the general path cost about 3x more. The masks are None when no gradient is needed
+    or a window holds NaN (the general backward then routes it to the last NaN).
+    """
+    (kh, kw), _, _, _, (Ho, Wo) = geo
+    N, C = x.shape[:2]
+    sN, sC, sH, sW = x.strides
+    planes = xp.ascontiguousarray(strided(xp, x, (kh, kw, N, C, Ho, Wo),
+                                          (sH, sW, sN, sC, sH * kh, sW * kw)))
+    planes = planes.reshape(kh * kw, N, C, Ho, Wo)
+    out = planes[0].copy()
+    for p in planes[1:]:
+        xp.maximum(out, p, out=out)
+    if not keep_hits or xp.isnan(out).any():
+        return out, None
+    hits = xp.empty(planes.shape, dtype=bool)
+    xp.equal(planes[0], out, out=hits[0])
+    taken = hits[0].copy()
+    for k in range(1, kh * kw):
+        xp.equal(planes[k], out, out=hits[k])
+        hits[k] &= ~taken  # ties go to the first max in row-major window order, as torch
+        taken |= hits[k]
+    return out, hits
+
+
+def _tiles_backward(xp, hits, g, x_shape, geo):
+    """Scatter g to each window's first max: one masked multiply per kernel offset."""
+    (kh, kw), _, _, _, (Ho, Wo) = geo
+    H, W = x_shape[2:]
+    cropped = H != Ho * kh or W != Wo * kw  # rows/cols past the last window get zeros
+    gx = (xp.zeros if cropped else xp.empty)(x_shape, dtype=g.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            xp.multiply(g, hits[i * kw + j], out=window(gx, i, j, geo))
+    return gx
 
 
 def _valid(geo, H, W):
@@ -194,8 +247,28 @@ def _avg_pool_backward(xp, g, x_shape, geo, div):
 
 # --- argument handling -------------------------------------------------------------------
 
+_GEOMETRY = {}  # validated calls -> geometry (the checks are pure; a layer repeats them)
+
+
 def _pool_geometry(op, nd, input, kernel_size, stride, padding, dilation, ceil_mode):
     """Validate; return (batched, geo for a 2-D pool over (1, L) when nd == 1)."""
+    key = None
+    if isinstance(input, Tensor) and _hashable(kernel_size, stride, padding, dilation,
+                                               ceil_mode):
+        key = (op, nd, input.data.shape, input.data.dtype, kernel_size, stride, padding,
+               dilation, ceil_mode)
+        hit = _GEOMETRY.get(key)
+        if hit is not None:
+            return hit
+    geo = _check_pool(op, nd, input, kernel_size, stride, padding, dilation, ceil_mode)
+    if key is not None:
+        if len(_GEOMETRY) > 1024:
+            _GEOMETRY.clear()
+        _GEOMETRY[key] = geo
+    return geo
+
+
+def _check_pool(op, nd, input, kernel_size, stride, padding, dilation, ceil_mode):
     if not isinstance(input, Tensor):
         raise TypeError(f"{op}: input must be a Tensor; got {type(input).__name__}")
     xs = tuple(input.shape)
@@ -239,6 +312,8 @@ def _pool_geometry(op, nd, input, kernel_size, stride, padding, dilation, ceil_m
 
 
 def _to4d(t, nd, batched):
+    if nd == 2 and batched:
+        return t
     from .shape import reshape  # noqa: PLC0415
     xs = tuple(t.shape)
     if not batched:
@@ -249,6 +324,8 @@ def _to4d(t, nd, batched):
 
 
 def _from4d(t, nd, batched):
+    if nd == 2 and batched:
+        return t
     from .shape import reshape  # noqa: PLC0415
     ys = tuple(t.shape)
     if nd == 1:
