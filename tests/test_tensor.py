@@ -460,3 +460,10 @@ def test_grad_assignment_is_checked():
     assert p.grad.tolist() == [3.0, 3.0]
     del p.grad
     assert p.grad is None
+
+
+def test_where_method_takes_the_condition_first(torch):
+    x, cond, y = [1.0, -2.0, 3.0], [True, False, False], 5.0
+    got = fathom.tensor(x).where(fathom.tensor(cond), fathom.tensor(y))
+    want = torch.tensor(x).where(torch.tensor(cond), torch.tensor(y))
+    np.testing.assert_array_equal(got.numpy(), want.numpy())

@@ -536,6 +536,10 @@ class Tensor:
             return self.to(shape[0])  # view(dtype) reinterprets in PyTorch; we cast
         return _ops.view(self, _shape_args(shape))
 
+    def where(self, condition, y):
+        """`x.where(condition, y)` is `fathom.where(condition, x, y)`, as in PyTorch."""
+        return _ops.where(condition, self, y)
+
     def expand(self, *sizes):
         return _ops.expand(self, _shape_args(sizes))
 
