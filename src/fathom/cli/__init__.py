@@ -21,6 +21,8 @@ COMMANDS = {
     "evaluate": "fathom.cli.evaluate",
     "predict": "fathom.cli.predict",
     "info": "fathom.cli.info",
+    "export": "fathom.cli.export",
+    "serve": "fathom.cli.serve",
     "bench": "fathom.cli.bench",
 }
 
