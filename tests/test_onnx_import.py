@@ -577,8 +577,6 @@ VISION = {"mlp": (2, 1, 28, 28), "cnn": (2, 1, 28, 28), "lenet5": (2, 1, 28, 28)
 @pytest.mark.parametrize("name", sorted(VISION))
 def test_round_trip_export_load(name, tmp_path):
     from fathom.vision import models
-    if not hasattr(fonnx, "export"):
-        pytest.skip("fathom.onnx.export is not available")
     net = models.get(name).eval()
     x = fathom.randn(*VISION[name])
     path = tmp_path / f"{name}.onnx"

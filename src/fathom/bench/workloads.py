@@ -225,7 +225,6 @@ def capture(ctx):
         compiled = fathom.compile(fm)
         tm = twin(ctx.torch, name, fm).train(train) if ctx.torch is not None else None
         if train:
-            from .twins import epoch_fn
             order = np.arange(batch)  # one batch: one Adam step per call
             fns = {"fathom": epoch_fn(fathom, compiled, x, y, batch, order),
                    "eager": epoch_fn(fathom, fm, x, y, batch, order)}

@@ -686,19 +686,6 @@ def _resize_axis(n, x, axis, size, out, scale, mode, coord, nearest, roi):
     return y
 
 
-@_op("CumProd")
-def _cumprod(n, x, axis):
-    a = _axis(int(_scalar(axis)), x.ndim)
-    if n.a("reverse", 0):
-        x = F.flip(x, (a,))
-    if n.a("exclusive", 0):  # shift by one: a one first, the last element dropped
-        head = F.ones_like(F.narrow(x, a, 0, 1))
-        x = F.cat([head, F.narrow(x, a, 0, x.shape[a] - 1)], a)
-    y = F.cumprod(x, a)
-    y = y if y.dtype is x.dtype else y.to(x.dtype)
-    return F.flip(y, (a,)) if n.a("reverse", 0) else y
-
-
 @_op("ReverseSequence")
 def _reverse_sequence(n, x, lens):
     t_axis, b_axis = n.a("time_axis", 0), n.a("batch_axis", 1)
@@ -1143,17 +1130,27 @@ def _argmax(n, x):
     return (x.shape[axis] - 1) - fn(F.flip(x, (axis,)), axis, keep)
 
 
-@_op("CumSum")
-def _cumsum(n, x, axis):
+def _scan(n, x, axis, fn, identity):
+    """CumSum/CumProd with ONNX's reverse and exclusive attributes."""
     a = _axis(int(_scalar(axis)), x.ndim)
     if n.a("reverse", 0):
         x = F.flip(x, (a,))
-    if n.a("exclusive", 0):  # shift by one: a zero first, the last element dropped
-        head = F.zeros_like(F.narrow(x, a, 0, 1))
+    if n.a("exclusive", 0):  # shift by one: the identity first, the last element dropped
+        head = identity(F.narrow(x, a, 0, 1))
         x = F.cat([head, F.narrow(x, a, 0, x.shape[a] - 1)], a)
-    y = F.cumsum(x, a)
+    y = fn(x, a)
     y = y if y.dtype is x.dtype else y.to(x.dtype)  # PyTorch widens integers; ONNX keeps them
     return F.flip(y, (a,)) if n.a("reverse", 0) else y
+
+
+@_op("CumSum")
+def _cumsum(n, x, axis):
+    return _scan(n, x, axis, F.cumsum, F.zeros_like)
+
+
+@_op("CumProd")
+def _cumprod(n, x, axis):
+    return _scan(n, x, axis, F.cumprod, F.ones_like)
 
 
 @_op("NonZero")
