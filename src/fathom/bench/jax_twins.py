@@ -54,6 +54,13 @@ def cnn(p, x, key=None, train=False):
 
 
 MODELS = {"mlp": mlp, "cnn": cnn}
+SUPPORTS = {"mlp", "cnn", "add"}  # what fathom.bench.workloads may ask of this module
+COVERAGE = "MLP and CNN epochs and inference, x + y (jit-compiled)"
+
+
+def set_threads(n: int) -> None:
+    """XLA's CPU thread pool is sized when JAX loads; on these two-core machines it matches
+    the default of 2 threads already."""
 
 
 def _loss(apply, p, x, y, key):

@@ -23,9 +23,9 @@ def machine() -> dict:
     info = {"cpu": cpu, "cores": os.cpu_count(), "threads": THREADS,
             "python": platform.python_version(), "numpy": np.__version__,
             "fathom": fathom.__version__}
-    for peer in ("torch", "jax"):  # the peers this run imported
-        if peer in sys.modules:
-            info[peer] = sys.modules[peer].__version__
+    for key, module in (("torch", "torch"), ("jax", "jax"), ("tf", "tensorflow")):
+        if module in sys.modules:  # the peers this run imported
+            info[key] = sys.modules[module].__version__
     return info
 
 
@@ -42,13 +42,17 @@ def status(r) -> str:
     return "met" if met else "NOT met"
 
 
+# the peers beyond the row's own (PyTorch or NumPy sgemm), as extra columns when present
+EXTRA_PEERS = {"jax": "JAX", "tf": "TensorFlow"}
+
+
 def table(rows) -> str:
     """Markdown table: workload, Fathom, peer, its value, Fathom/peer, goal, status; and a
-    JAX value and ratio when any row has one."""
-    with_jax = any("jax" in r["values"] for r in rows)
+    value and ratio column pair for JAX and TensorFlow when any row has one."""
+    extra = [k for k in EXTRA_PEERS if any(k in r["values"] for r in rows)]
     head = "| workload | Fathom | peer | peer value | Fathom/peer | goal | status |"
-    lines = [head + (" JAX | Fathom/JAX |" if with_jax else ""),
-             "|---" * (9 if with_jax else 7) + "|"]
+    head += "".join(f" {EXTRA_PEERS[k]} | Fathom/{EXTRA_PEERS[k]} |" for k in extra)
+    lines = [head, "|---" * (7 + 2 * len(extra)) + "|"]
     noisy = False
     for r in rows:
         key = "numpy" if r["peer"] == "NumPy sgemm" else "torch"
@@ -63,9 +67,8 @@ def table(rows) -> str:
             noisy = True
         name = r["name"] + (f" ({r['note']})" if r["note"] else "")
         line = f"| {name} | {f} | {r['peer']} | {p} | {ratio} | {goal} | {st.strip()} |"
-        if with_jax:
-            line += f" {_value(r['values'].get('jax'), r['unit'])} | " \
-                    f"{_ratio(r['ratios'].get('jax'))} |"
+        for k in extra:
+            line += f" {_value(r['values'].get(k), r['unit'])} | {_ratio(r['ratios'].get(k))} |"
         lines.append(line)
     if noisy:
         lines.append("")

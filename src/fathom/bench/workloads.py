@@ -24,12 +24,32 @@ from .twins import epoch_fn, twin
 
 
 class Context:
-    """What every workload needs: the peers (the torch module and fathom.bench.jax_twins, or
-    None), repetitions, data, a scratch folder."""
+    """What every workload needs: the torch module (or None), the other peers' twin modules
+    ({"jax": fathom.bench.jax_twins, "tf": fathom.bench.tf_twins}, those installed and
+    asked for), repetitions, data, a scratch folder.
 
-    def __init__(self, torch, repeat: int, limit: int, tmp: str, jax=None):
-        self.torch, self.jax, self.repeat, self.limit, self.tmp = torch, jax, repeat, limit, tmp
+    A twin module names what it covers in SUPPORTS (model names for epochs and inference,
+    "transformer", "resnet18", "add") and builds each from the Fathom model, so every peer
+    starts from the same weights: epoch_fn(name, model, x, y, batch, order),
+    steps_fn(name, model, x, y, steps), inference_fn(name, model, x), add_fn(x, y). Each
+    returns a no-argument function that blocks until its work is done.
+    """
+
+    def __init__(self, torch, repeat: int, limit: int, tmp: str, peers=None):
+        self.torch, self.repeat, self.limit, self.tmp = torch, repeat, limit, tmp
+        self.peers = dict(peers or {})
         self._fashion = None
+
+    def peer_fns(self, what: str, name: str, *args, warm: bool = False) -> dict:
+        """{peer: fn} from every twin module that supports `name`; warm=True runs each once
+        here, so compilation (jit, tf.function tracing) stays out of the timed rounds."""
+        fns = {}
+        for key, twins in self.peers.items():
+            if name in twins.SUPPORTS:
+                fns[key] = getattr(twins, what)(name, *args)
+                if warm:
+                    fns[key]()
+        return fns
 
     def fashion(self):
         """Normalized Fashion-MNIST training images (N, 1, 28, 28) float32 and labels int64."""
@@ -52,13 +72,13 @@ def row(group, name, values, *, unit="s", better="lower", goal=None, spread=None
 
 
 def timed(ctx, group, name, fathom_fn, torch_fn, goal=None, whole=False, note="",
-          jax_fn=None):
-    """Interleaved timing of one workload; whole=True runs each once per round (epochs)."""
+          peer_fns=None):
+    """Interleaved timing of one workload; whole=True runs each once per round (epochs);
+    peer_fns: {peer: fn} for the peers other than PyTorch."""
     fns = {"fathom": fathom_fn}
     if ctx.torch is not None:
         fns["torch"] = torch_fn
-    if ctx.jax is not None and jax_fn is not None:
-        fns["jax"] = jax_fn
+    fns.update(peer_fns or {})
     # quick rows take five times as many samples: each costs well under a second
     r = harness.compare_many(fns, ctx.repeat if whole else 5 * ctx.repeat,
                              None if whole else 0.05)
@@ -75,14 +95,12 @@ def _epoch(name, batch, goal, title):
         fathom.manual_seed(0)
         fm = models.get(name)
         f_run = epoch_fn(fathom, fm, x, y, batch, order)
-        t_run = j_run = None
+        t_run = None
         if ctx.torch is not None:
             t_run = epoch_fn(ctx.torch, twin(ctx.torch, name, fm), x, y, batch, order)
-        if ctx.jax is not None and name in ctx.jax.MODELS:
-            j_run = ctx.jax.epoch_fn(name, fm, x, y, batch, order)
-            j_run()  # compile outside the timed rounds
+        peers = ctx.peer_fns("epoch_fn", name, fm, x, y, batch, order, warm=True)
         return [timed(ctx, "epoch", f"{title}, batch {batch}: one epoch ({len(x)} images)",
-                      f_run, t_run, goal, whole=True, jax_fn=j_run)]
+                      f_run, t_run, goal, whole=True, peer_fns=peers)]
     return workload
 
 
@@ -103,37 +121,41 @@ def _steps(lib, model, x, y, steps=3):
     return run
 
 
+def transformer_model(lib):
+    """TransformerEncoder, 4 layers, d_model 128, 4 heads, feed-forward 512 (ReLU, post-norm),
+    dropout 0 (so every framework does the same arithmetic), mean-pooled into a 10-class
+    head. lib: fathom or torch. (batch, 64, 128) -> (batch, 10)."""
+    nn = lib.nn
+
+    class Encoder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            layer = nn.TransformerEncoderLayer(128, 4, 512, dropout=0.0, batch_first=True)
+            self.encoder = nn.TransformerEncoder(layer, 4, enable_nested_tensor=False)
+            self.head = nn.Linear(128, 10)
+
+        def forward(self, x):
+            return self.head(self.encoder(x).mean(1))
+    return Encoder()
+
+
 def transformer(ctx):
-    """TransformerEncoder, 4 layers, d_model 128, 4 heads, feed-forward 512, dropout 0
-    (so both frameworks do the same arithmetic), sequence 64, batch 32; mean-pooled into a
-    10-class head; Adam."""
+    """transformer_model() on synthetic data, sequence 64, batch 32; Adam."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((32, 64, 128)).astype(np.float32)
     y = rng.integers(0, 10, 32)
-
-    def build(lib):
-        nn = lib.nn
-
-        class Encoder(nn.Module):
-            def __init__(self):
-                super().__init__()
-                layer = nn.TransformerEncoderLayer(128, 4, 512, dropout=0.0, batch_first=True)
-                self.encoder = nn.TransformerEncoder(layer, 4, enable_nested_tensor=False)
-                self.head = nn.Linear(128, 10)
-
-            def forward(self, x):
-                return self.head(self.encoder(x).mean(1))
-        return Encoder()
-    fm = build(fathom)
-    f_run = _steps(fathom, fm, x, y)
+    fathom.manual_seed(0)
+    fm = transformer_model(fathom)
     t_run = None
     if ctx.torch is not None:
-        tm = build(ctx.torch)
+        tm = transformer_model(ctx.torch)
         tm.load_state_dict({k: ctx.torch.from_numpy(v.numpy().copy())
                             for k, v in fm.state_dict().items()})
         t_run = _steps(ctx.torch, tm, x, y)
+    peers = ctx.peer_fns("steps_fn", "transformer", fm, x, y, 3, warm=True)
     return [timed(ctx, "step", "TransformerEncoder 4x(d128, 4 heads, ff512), seq 64, batch 32:"
-                  " 3 Adam steps", f_run, t_run, 1.5, whole=True)]
+                  " 3 Adam steps", _steps(fathom, fm, x, y), t_run, 1.5, whole=True,
+                  peer_fns=peers)]
 
 
 def resnet18(ctx):
@@ -146,8 +168,9 @@ def resnet18(ctx):
     t_run = None
     if ctx.torch is not None:
         t_run = _steps(ctx.torch, twin(ctx.torch, "resnet18", fm), x, y)
+    peers = ctx.peer_fns("steps_fn", "resnet18", fm, x, y, 3, warm=True)
     return [timed(ctx, "step", "ResNet-18 (CIFAR stem), 32x3x32x32, batch 32: 3 Adam steps",
-                  _steps(fathom, fm, x, y), t_run, 1.5, whole=True)]
+                  _steps(fathom, fm, x, y), t_run, 1.5, whole=True, peer_fns=peers)]
 
 
 # --- inference latency and per-op overhead ----------------------------------------------------
@@ -174,9 +197,9 @@ def inference(ctx):
                 def t_fn(tm=tm, tx=tx):
                     with ctx.torch.no_grad():
                         tm(tx)
-            j_fn = ctx.jax.inference_fn(name, fm, x) if ctx.jax is not None else None
+            peers = ctx.peer_fns("inference_fn", name, fm, x)
             rows.append(timed(ctx, "inference", f"{name.upper()} inference, batch {batch}",
-                              f_fn, t_fn, 0.7 if batch == 1 else None, jax_fn=j_fn))
+                              f_fn, t_fn, 0.7 if batch == 1 else None, peer_fns=peers))
     return rows
 
 
@@ -202,8 +225,8 @@ def overhead(ctx):
         def t_tiny():
             tw.grad = None
             (tx @ tw).relu().sum().backward()
-    j_add = ctx.jax.add_fn(x, y) if ctx.jax is not None else None
-    return [timed(ctx, "overhead", "x + y, 64x128", lambda: fx + fy, t_add, jax_fn=j_add),
+    peers = {k: twins.add_fn(x, y) for k, twins in ctx.peers.items() if "add" in twins.SUPPORTS}
+    return [timed(ctx, "overhead", "x + y, 64x128", lambda: fx + fy, t_add, peer_fns=peers),
             timed(ctx, "overhead", "(x @ w).relu().sum().backward(), 64x128 @ 128x64",
                   f_tiny, t_tiny)]
 
@@ -404,11 +427,11 @@ WORKLOADS = {
 }
 
 
-def run(names, torch, repeat: int, limit: int, progress=print, jax=None) -> list:
-    """Run the named workloads and return their rows (jax: fathom.bench.jax_twins or None)."""
+def run(names, torch, repeat: int, limit: int, progress=print, peers=None) -> list:
+    """Run the named workloads and return their rows (peers: {name: twin module})."""
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        ctx = Context(torch, repeat, limit, tmp, jax)
+        ctx = Context(torch, repeat, limit, tmp, peers)
         for name in names:
             progress(f"running {name} ...")
             rows += WORKLOADS[name](ctx)

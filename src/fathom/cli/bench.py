@@ -16,6 +16,7 @@ from ._common import CLIError
 
 HELP = "benchmark Fathom against PyTorch on the same workloads"
 PEERS = {"torch": "torch", "jax": "jax", "tf": "tensorflow"}
+TWINS = {"jax": "jax_twins", "tf": "tf_twins"}  # modules of fathom.bench
 
 
 def EPILOG():
@@ -68,27 +69,24 @@ def run(args) -> int:
         _pin_threads(args)
 
     from ..bench import report, run as run_workloads
-    torch = jax = None
+    torch, twins = None, {}
     for peer in peers:
-        installed = importlib.util.find_spec(PEERS[peer]) is not None
-        if peer == "torch" and installed:
+        if importlib.util.find_spec(PEERS[peer]) is None:
+            print(f"{peer}: not installed, skipped", flush=True)
+        elif peer == "torch":
             import torch
             torch.set_num_threads(args.threads)
-        elif peer == "jax" and installed:
-            from ..bench import jax_twins as jax
-            print("jax: MLP and CNN epochs, inference and x + y only (jit-compiled)",
-                  flush=True)
-        elif not installed:
-            print(f"{peer}: not installed, skipped", flush=True)
         else:
-            print(f"{peer}: installed, but the suite has no {peer} workloads yet; skipped",
-                  flush=True)
+            module = importlib.import_module(f"..bench.{TWINS[peer]}", __package__)
+            module.set_threads(args.threads)
+            twins[peer] = module
+            print(f"{peer}: {module.COVERAGE}", flush=True)
     if torch is None:
-        print("no peer to compare with: Fathom's times only", flush=True)
+        print("no PyTorch to compare with: its columns stay empty", flush=True)
 
     info = report.machine()
     print("machine: " + ", ".join(f"{k} {v}" for k, v in info.items()), flush=True)
-    rows = run_workloads(names, torch, args.repeat, args.limit, jax=jax,
+    rows = run_workloads(names, torch, args.repeat, args.limit, peers=twins,
                          progress=lambda m: print(m, file=sys.stderr, flush=True))
     print()
     print(report.table(rows))
