@@ -144,6 +144,39 @@ def test_float32_stays_float32_and_matches_torch(torch):
         assert fathom.autograd.grad(y.sum(), [fx])[0].dtype == fathom.float32
 
 
+@pytest.mark.parametrize("x_shape, w_shape, kw, by_conv", [
+    ((2, 4, 7, 6), (4, 4, 3, 3), dict(padding=1), True),
+    ((2, 3, 7, 6), (3, 3, 4, 2), dict(padding="same", dilation=(1, 3)), True),  # uneven pads
+    ((2, 6, 9, 8), (3, 6, 3, 3), dict(padding=(0, 2), dilation=(2, 1)), True),
+    ((2, 3, 7, 6), (3, 3, 3, 3), dict(padding=3), False),    # padding beyond the kernel
+    ((2, 4, 7, 6), (5, 4, 3, 3), dict(padding=1), False),    # O > C: g's columns are bigger
+    ((2, 4, 9, 9), (4, 4, 3, 3), dict(), False),             # valid: Ho*Wo < H*W
+    ((2, 4, 7, 6), (4, 4, 3, 3), dict(stride=2, padding=1), False),
+    ((2, 4, 7, 6), (4, 2, 3, 3), dict(padding=1, groups=2), False),
+])
+def test_conv_input_gradient_both_ways_match_torch(torch, x_shape, w_shape, kw, by_conv):
+    """Stride-1 convolutions take dL/dx as a convolution of the output gradient with the
+    flipped kernel; the rest take col2im. Both, against torch and finite differences."""
+    from fathom.ops import conv as C
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    fx, fw = _t(x, True), _t(w, True)
+    y = F.conv2d(fx, fw, **kw)
+    gy = rng.standard_normal(tuple(y.shape))
+    _, stride, dilation, pads, out, _ = C._conv_geometry(
+        "conv2d", 2, fx, fw, None, kw.get("stride", 1), kw.get("padding", 0),
+        kw.get("dilation", 1), kw.get("groups", 1))
+    geo = (tuple(w_shape[2:]), stride, pads[0] + pads[1], dilation, out)
+    assert C._grad_by_conv(gy, w, geo, kw.get("groups", 1)) is by_conv
+    gx, gw = fathom.autograd.grad(y, [fx, fw], _t(gy))
+    tx, tw = (torch.from_numpy(a.copy()).requires_grad_(True) for a in (x, w))
+    tgx, tgw = torch.autograd.grad(torch.nn.functional.conv2d(tx, tw, **kw), [tx, tw],
+                                   torch.from_numpy(gy))
+    np.testing.assert_allclose(gx.numpy(), tgx.numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(gw.numpy(), tgw.numpy(), rtol=1e-10, atol=1e-10)
+    assert fathom.autograd.gradcheck(lambda a: F.conv2d(a, _t(w), **kw), (_t(x[:1], True),))
+
+
 def test_unfold_output_does_not_alias_input():
     x = _t(np.arange(12.0).reshape(1, 3, 2, 2))
     cols = F.unfold(x, 1)

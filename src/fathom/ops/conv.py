@@ -190,9 +190,12 @@ class Conv2d(Op):
         gT = F.reshape(F.transpose(g, (1, 0, 2, 3)), (G, O // G, -1))   # (G, O/G, N*Ho*Wo)
         gx = gw = gb = None
         if ctx.needs_grad[0]:
-            w3 = F.reshape(w, (G, O // G, K))
-            gcols = F.reshape(F.matmul(F.swapaxes(w3, 1, 2), gT), (G * K, -1))
-            gx = col2im(ctx.xp, gcols, x.shape, geo, True)
+            if _grad_by_conv(g, w, geo, G):
+                gx = _grad_input_by_conv(ctx.xp, g, w, geo)
+            else:
+                w3 = F.reshape(w, (G, O // G, K))
+                gcols = F.reshape(F.matmul(F.swapaxes(w3, 1, 2), gT), (G * K, -1))
+                gx = col2im(ctx.xp, gcols, x.shape, geo, True)
         if ctx.needs_grad[1]:
             if _graph(g):  # the saved columns are a constant; rebuild them on the graph
                 cols = Im2Col.apply(x, geo, True)
@@ -223,6 +226,39 @@ class Conv2d(Op):
         if ctx.needs_grad[2]:
             gb = g.sum(axis=(0, 2, 3))
         return gx, gw, gb, None, None
+
+
+def _grad_by_conv(g, w, geo, groups) -> bool:
+    """Whether conv2d's input gradient runs as a convolution (see _grad_input_by_conv): a
+    stride-1, ungrouped convolution whose padding fits inside the kernel, and whose columns
+    of g (O*kh*kw, N*H*W) are no bigger than col2im's (C*kh*kw, N*Ho*Wo). ResNet's 3x3
+    'same' convolutions qualify; a valid conv that doubles the channels measured 1.3x
+    slower this way (its columns were 2.8x bigger)."""
+    (kh, kw), stride, (pt, pb, pl, pr), (dh, dw), (Ho, Wo) = geo
+    if stride != (1, 1) or groups != 1 or _graph(g) or \
+            max(pt, pb) > dh * (kh - 1) or max(pl, pr) > dw * (kw - 1):
+        return False
+    H, W = Ho + dh * (kh - 1) - pt - pb, Wo + dw * (kw - 1) - pl - pr
+    return w.shape[0] * H * W <= w.shape[1] * Ho * Wo
+
+
+def _grad_input_by_conv(xp, g, w, geo):
+    """dL/dx of a stride-1 convolution: g (N, O, Ho, Wo) convolved with the flipped,
+    transposed kernel (C, O, kh, kw) under the complementary padding -> (N, C, H, W).
+
+    The same multiply-adds as w^T @ g followed by col2im, but the reduction runs over
+    O*kh*kw instead of O (one long GEMM: 1.4x faster for 64 channels) and the kh*kw
+    strided adds of col2im become one im2col copy of g.
+    """
+    (kh, kw), _, (pt, pb, pl, pr), (dh, dw), (Ho, Wo) = geo
+    N, O = g.shape[:2]
+    C = w.shape[1]
+    H, W = Ho + dh * (kh - 1) - pt - pb, Wo + dw * (kw - 1) - pl - pr
+    pads = (dh * (kh - 1) - pt, dh * (kh - 1) - pb, dw * (kw - 1) - pl, dw * (kw - 1) - pr)
+    cols = _im2col(xp, g, ((kh, kw), (1, 1), pads, (dh, dw), (H, W)), batch_last=True)
+    wf = xp.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)).reshape(C, -1)
+    gx = xp.matmul(wf, cols).reshape(C, N, H, W)                      # (C, N*H*W)
+    return xp.ascontiguousarray(gx.transpose(1, 0, 2, 3))
 
 
 # --- argument checks ------------------------------------------------------------------
