@@ -327,3 +327,16 @@ def test_a_signal_saves_a_checkpoint_and_resume_finishes(data_root, tmp_path, si
     r = _fathom("train", "--resume", "--out", out, "--epochs", done + 1, "--no-progress")
     assert r.returncode == 0, r.stderr
     assert len(_history(out)) == done + 1
+
+
+def test_costly_epilogs_are_built_only_for_the_named_command():
+    """`fathom bench --help` lists the workloads; other commands never import them."""
+    code = ("import sys; from fathom.cli import build_parser; build_parser('train'); "
+            "print('fathom.bench.workloads' in sys.modules); build_parser('bench'); "
+            "print('fathom.bench.workloads' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["False", "True"]
+    r = subprocess.run([sys.executable, "-m", "fathom", "bench", "--help"],
+                       capture_output=True, text=True, check=True)
+    assert "workloads: overhead, inference" in r.stdout

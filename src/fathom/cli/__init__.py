@@ -29,7 +29,10 @@ COMMANDS = {
 EXIT_USAGE = 2  # argparse's own code for bad arguments; ours for errors the user can fix
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The `fathom` parser. A subcommand's epilog may be a function (it can be costly to
+    build: `fathom bench` imports its workloads); it runs only for `command`, the one the
+    command line names, since no other subcommand's help can be printed."""
     from .. import __version__
     parser = argparse.ArgumentParser(
         prog="fathom", description="Train, evaluate and inspect Fathom models.")
@@ -42,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog = getattr(module, "EPILOG", None)
         p = sub.add_parser(name, help=module.HELP, description=module.__doc__,
                            formatter_class=argparse.RawDescriptionHelpFormatter,
-                           epilog=epilog() if callable(epilog) else epilog)
+                           epilog=(epilog() if name == command else None)
+                           if callable(epilog) else epilog)
         # --debug works after the subcommand too (`fathom train --debug`)
         p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                        help=argparse.SUPPRESS)
@@ -53,8 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     """Entry point of the `fathom` console script and of `python -m fathom`."""
-    parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(next((a for a in argv if not a.startswith("-")), None))
     args = parser.parse_args(argv)
     args.argv = argv  # recorded in a run's config.json
     if args.command is None:
