@@ -9,7 +9,17 @@ from __future__ import annotations
 import os
 import sys
 
-import numpy
+# OpenBLAS's idle workers spin for 2^28 cycles (about 0.1 s) after each GEMM. With as many
+# BLAS threads as cores they hold the core that Fathom's op threads (ops/_parallel.py)
+# need for the copies and elementwise passes between GEMMs: splitting those passes then
+# lost (CNN epoch 1.5 -> 1.7x PyTorch's). At 2^20 cycles (~0.3 ms) they still bridge the
+# short gaps between an LSTM step's GEMMs, and yield in the long ones (CNN 1.5 -> 1.3x,
+# ResNet-18 2.8 -> 2.3x; docs/benchmarks.md). OpenBLAS reads this once, when NumPy loads:
+# it takes effect only when Fathom is imported first (a value you set is always kept).
+if "numpy" not in sys.modules:
+    os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "20")
+
+import numpy  # noqa: E402
 
 np = numpy  # the host namespace: CPU tensors, and host-side bookkeeping everywhere
 ndarray = numpy.ndarray

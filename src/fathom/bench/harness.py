@@ -12,12 +12,11 @@ import time
 
 THREADS = int(os.environ.get("FATHOM_BENCH_THREADS") or 2)
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-# Idle BLAS/OpenMP threads spin for up to ~0.1 s after their last call (OpenBLAS's
-# default THREAD_TIMEOUT is 2^28 cycles). Back to back, one framework's spinning threads
-# steal the other's cores (a torch step measured 65 ms right after a Fathom block, 28 ms
-# alone), so the blocks are separated by a pause that lets them go idle. Shortening the
-# timeout instead would make Fathom wake its threads on every small GEMM, which no user
-# running one framework pays.
+# Idle BLAS/OpenMP threads spin after their last call (PyTorch's OpenMP pool, and
+# OpenBLAS's for up to 2^20 cycles under Fathom's default, see fathom/backend.py). Back to
+# back, one framework's spinning threads steal the other's cores (a torch step measured
+# 65 ms right after a Fathom block, 28 ms alone), so the blocks are separated by a pause
+# that lets them go idle, as they are for a user running one framework.
 SETTLE_S = float(os.environ.get("FATHOM_BENCH_SETTLE", "0.15"))
 NOISY = 0.2  # interquartile range / median above which a row is flagged
 

@@ -13,6 +13,7 @@ from .. import backend
 from ..autograd.function import Op
 from ..errors import DTypeError, ShapeError, fmt_shape
 from ..tensor import Tensor
+from ._parallel import parallel_chunks
 
 _np = backend.np
 
@@ -74,6 +75,19 @@ def _im2col(xp, x, geo, batch_last):
     sN, sC, sH, sW = xpd.strides
     win = strided(xp, xpd, (N, C, kh, kw, Ho, Wo),
                   (sN, sC, sH * dh, sW * dw, sH * sh, sW * sw))
+    if xp is _np:  # copy the windows batch-chunk by batch-chunk, on the op threads
+        if batch_last:
+            cols = _np.empty((C, kh, kw, N, Ho, Wo), dtype=x.dtype)
+            dst, src = cols.transpose(3, 0, 1, 2, 4, 5), win
+        else:
+            cols = dst = _np.empty((N, C, kh, kw, Ho, Wo), dtype=x.dtype)
+            src = win
+
+        def copy(a, b):
+            dst[a:b] = src[a:b]
+        parallel_chunks(copy, N, cols.size)
+        return cols.reshape((C * kh * kw, N * Ho * Wo) if batch_last else
+                            (N, C * kh * kw, Ho * Wo))
     if batch_last:
         cols = win.transpose(1, 2, 3, 0, 4, 5).reshape(C * kh * kw, N * Ho * Wo)
     else:
@@ -87,12 +101,28 @@ def _col2im(xp, cols, x_shape, geo, batch_last):
     (kh, kw), _, (pt, pb, pl, pr), _, (Ho, Wo) = geo
     N, C, H, W = x_shape
     Hp, Wp = H + pt + pb, W + pl + pr
+    make = _np.empty if xp is _np else xp.zeros  # NumPy zeroes chunk by chunk below
     if batch_last:
         c6 = cols.reshape(C, kh, kw, N, Ho, Wo).transpose(3, 0, 1, 2, 4, 5)
-        canvas = xp.zeros((C, N, Hp, Wp), dtype=cols.dtype).transpose(1, 0, 2, 3)
+        canvas = make((C, N, Hp, Wp), dtype=cols.dtype).transpose(1, 0, 2, 3)
     else:
         c6 = cols.reshape(N, C, kh, kw, Ho, Wo)
-        canvas = xp.zeros((N, C, Hp, Wp), dtype=cols.dtype)
+        canvas = make((N, C, Hp, Wp), dtype=cols.dtype)
+    if xp is _np:  # the same adds, batch-chunk by batch-chunk on the op threads
+        # batch-first and unpadded, the canvas is the result; else crop/transpose into out
+        out = canvas if not batch_last and Hp == H and Wp == W else \
+            _np.empty(x_shape, dtype=cols.dtype)
+
+        def fold(a, b):
+            part = canvas[a:b]
+            part[...] = 0
+            for i in range(kh):
+                for j in range(kw):
+                    window(part, i, j, geo)[...] += c6[a:b, :, i, j]
+            if out is not canvas:
+                out[a:b] = part[:, :, pt:pt + H, pl:pl + W]
+        parallel_chunks(fold, N, max(cols.size, canvas.size))
+        return out
     for i in range(kh):
         for j in range(kw):
             window(canvas, i, j, geo)[...] += c6[:, :, i, j]
@@ -166,15 +196,37 @@ class Conv2d(Op):
         ctx.geo, ctx.groups = geo, groups
         if ctx.per_sample:
             cols = _im2col(xp, x, geo, batch_last=False)  # (N, C*kh*kw, Ho*Wo)
-            out = xp.matmul(w.reshape(G, O // G, K), cols.reshape(N, G, K, Ho * Wo))
-            out = out.reshape(N, O, Ho, Wo)
-            if b is not None:
-                out += b.reshape(O, 1, 1)
+            w3 = w.reshape(G, O // G, K)
+            c4 = cols.reshape(N, G, K, Ho * Wo)
+            if xp is _np:  # each sample's GEMM is single-threaded in BLAS: split the batch
+                out = _np.empty((N, G, O // G, Ho * Wo), dtype=_np.result_type(w, cols))
+                o3 = out.reshape(N, O, Ho * Wo)
+
+                def gemms(a, c):
+                    _np.matmul(w3, c4[a:c], out=out[a:c])
+                    if b is not None:
+                        o3[a:c] += b.reshape(O, 1)
+                parallel_chunks(gemms, N, out.size)
+            else:
+                out = xp.matmul(w3, c4).reshape(N, O, Ho, Wo)
+                if b is not None:
+                    out += b.reshape(O, 1, 1)
             ctx.save(x, w, cols)
-            return out
+            return out.reshape(N, O, Ho, Wo)
         cols = _im2col(xp, x, geo, batch_last=True)      # (C*kh*kw, N*Ho*Wo), group-major
         out = xp.matmul(w.reshape(G, O // G, K), cols.reshape(G, K, -1))
         out = out.reshape(O, N, Ho, Wo)
+        if xp is _np:  # bias, then the NCHW transpose, batch-chunk by batch-chunk
+            res = _np.empty((N, O, Ho, Wo), dtype=out.dtype)
+            b4 = None if b is None else b.reshape(O, 1, 1, 1)
+
+            def finish(a, c):
+                if b4 is not None:  # in place on contiguous rows: ~2x a strided add
+                    out[:, a:c] += b4
+                res[a:c] = out[:, a:c].transpose(1, 0, 2, 3)
+            parallel_chunks(finish, N, res.size)
+            ctx.save(x, w, cols)
+            return res
         if b is not None:
             out += b.reshape(O, 1, 1, 1)
         ctx.save(x, w, cols)
@@ -187,7 +239,10 @@ class Conv2d(Op):
         F, G, geo = ctx.F, ctx.groups, ctx.geo
         O, Cg, kh, kw = w.shape
         K = Cg * kh * kw
-        gT = F.reshape(F.transpose(g, (1, 0, 2, 3)), (G, O // G, -1))   # (G, O/G, N*Ho*Wo)
+        if ctx.xp is _np and not _graph(g):
+            gT = _batch_last(g).reshape(G, O // G, -1)
+        else:
+            gT = F.reshape(F.transpose(g, (1, 0, 2, 3)), (G, O // G, -1))  # (G, O/G, N*Ho*Wo)
         gx = gw = gb = None
         if ctx.needs_grad[0]:
             if _grad_by_conv(g, w, geo, G):
@@ -218,11 +273,12 @@ class Conv2d(Op):
         g4 = g.reshape(N, G, O // G, Ho * Wo)               # a view
         gx = gw = gb = None
         if ctx.needs_grad[0]:
-            gcols = xp.matmul(w.reshape(G, O // G, K).transpose(0, 2, 1), g4)
+            gcols = _per_sample_matmul(xp, w.reshape(G, O // G, K).transpose(0, 2, 1), g4)
             gx = _col2im(xp, gcols.reshape(N, G * K, Ho * Wo), x.shape, ctx.geo, False)
         if ctx.needs_grad[1]:
             cols4 = cols.reshape(N, G, K, Ho * Wo)
-            gw = xp.matmul(g4, cols4.transpose(0, 1, 3, 2)).sum(axis=0).reshape(w.shape)
+            gw = _per_sample_matmul(xp, g4, cols4.transpose(0, 1, 3, 2))
+            gw = gw.sum(axis=0).reshape(w.shape)
         if ctx.needs_grad[2]:
             gb = g.sum(axis=(0, 2, 3))
         return gx, gw, gb, None, None
@@ -258,7 +314,47 @@ def _grad_input_by_conv(xp, g, w, geo):
     cols = _im2col(xp, g, ((kh, kw), (1, 1), pads, (dh, dw), (H, W)), batch_last=True)
     wf = xp.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)).reshape(C, -1)
     gx = xp.matmul(wf, cols).reshape(C, N, H, W)                      # (C, N*H*W)
-    return xp.ascontiguousarray(gx.transpose(1, 0, 2, 3))
+    return _batch_first(gx) if xp is _np else xp.ascontiguousarray(gx.transpose(1, 0, 2, 3))
+
+
+def _batch_last(g):
+    """A NumPy (N, C, H, W) -> its contiguous (C, N, H, W) copy, batch-chunked."""
+    N, C, H, W = g.shape
+    out = _np.empty((C, N, H, W), dtype=g.dtype)
+    dst = out.transpose(1, 0, 2, 3)
+
+    def copy(a, b):
+        dst[a:b] = g[a:b]
+    parallel_chunks(copy, N, out.size)
+    return out
+
+
+def _batch_first(a):
+    """A NumPy (C, N, H, W) -> its contiguous (N, C, H, W) copy, batch-chunked."""
+    C, N, H, W = a.shape
+    out = _np.empty((N, C, H, W), dtype=a.dtype)
+
+    def copy(i, j):
+        out[i:j] = a[:, i:j].transpose(1, 0, 2, 3)
+    parallel_chunks(copy, N, out.size)
+    return out
+
+
+def _per_sample_matmul(xp, a, b):
+    """matmul(a, b) where a or b has the batch as axis 0 (the other broadcasts): each
+    sample's GEMM is small (single-threaded in BLAS), so NumPy's batch is split."""
+    if xp is not _np:
+        return xp.matmul(a, b)
+    N = max(a.shape[0], b.shape[0])
+    shape = _np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1])
+    out = _np.empty(shape, dtype=_np.result_type(a, b))
+    a_n, b_n = a.ndim == len(shape) and a.shape[0] == N, b.ndim == len(shape) and \
+        b.shape[0] == N
+
+    def gemms(i, j):
+        _np.matmul(a[i:j] if a_n else a, b[i:j] if b_n else b, out=out[i:j])
+    parallel_chunks(gemms, N, max(a.size, b.size, out.size))
+    return out
 
 
 # --- argument checks ------------------------------------------------------------------

@@ -16,6 +16,8 @@ from ..dtypes import as_dtype, get_default_dtype, result_type
 from ..dtypes import bool as _bool
 from ..errors import DTypeError, ShapeError, broadcast_shapes, fmt_shape
 from ..tensor import Tensor, _make
+from . import _parallel
+from ._parallel import contiguous, map_flat
 
 _np = backend.np
 
@@ -408,7 +410,11 @@ class Sigmoid(Op):
 
 class Relu(Op):
     def forward(ctx, x):
-        out = ctx.xp.maximum(x, 0)
+        if x.size >= _parallel.MIN_SIZE and contiguous(x) and x.dtype.kind == "f":
+            out = _np.empty_like(x)
+            map_flat(_relu, out, x)  # split over the op threads (see ops._parallel)
+        else:
+            out = ctx.xp.maximum(x, 0)
         ctx.save(out)
         return out
 
@@ -416,7 +422,20 @@ class Relu(Op):
         (out,) = ctx.saved
         # a multiply by the mask runs ~9x faster than where() on a random mask (no
         # branches); only a nan/inf gradient at an inactive unit would differ
+        if type(g) is _ndarray and g.size >= _parallel.MIN_SIZE and contiguous(g, out) and \
+                g.dtype.kind == "f":
+            gx = _np.empty_like(g)
+            map_flat(_relu_grad, gx, g, out)
+            return gx
         return g * (out > 0)
+
+
+def _relu(x, out):
+    _np.maximum(x, 0, out=out)
+
+
+def _relu_grad(g, y, out):
+    _np.multiply(g, y > 0, out=out)
 
 
 class Erf(Op):

@@ -13,6 +13,7 @@ from ..autograd.function import Op
 from ..autograd.grad_mode import state as _mode
 from ..errors import ShapeError, fmt_shape
 from ..tensor import Tensor, _make
+from ._parallel import parallel_chunks
 from .conv import _hashable, ntuple, pad_canvas, strided, window
 
 _np = backend.np
@@ -133,22 +134,46 @@ def _max_pool_tiles(xp, x, geo, keep_hits):
     (kh, kw), _, _, _, (Ho, Wo) = geo
     N, C = x.shape[:2]
     sN, sC, sH, sW = x.strides
-    planes = xp.ascontiguousarray(strided(xp, x, (kh, kw, N, C, Ho, Wo),
-                                          (sH, sW, sN, sC, sH * kh, sW * kw)))
-    planes = planes.reshape(kh * kw, N, C, Ho, Wo)
-    out = planes[0].copy()
-    for p in planes[1:]:
-        xp.maximum(out, p, out=out)
-    if not keep_hits or xp.isnan(out).any():
+    view = strided(xp, x, (kh, kw, N, C, Ho, Wo), (sH, sW, sN, sC, sH * kh, sW * kw))
+    if xp is not _np:
+        planes = xp.ascontiguousarray(view).reshape(kh * kw, N, C, Ho, Wo)
+        out = planes[0].copy()
+        for p in planes[1:]:
+            xp.maximum(out, p, out=out)
+        if not keep_hits or xp.isnan(out).any():
+            return out, None
+        return out, _first_hits_tiles(xp, planes, out)
+    planes = _np.empty((kh, kw, N, C, Ho, Wo), dtype=x.dtype)
+    flat = planes.reshape(kh * kw, N, C, Ho, Wo)
+    out = _np.empty((N, C, Ho, Wo), dtype=x.dtype)
+    hits = _np.empty(flat.shape, dtype=bool) if keep_hits else None
+
+    def chunk(a, b):  # the serial steps on samples a:b
+        planes[:, :, a:b] = view[:, :, a:b]
+        o = out[a:b]
+        o[...] = flat[0, a:b]
+        for k in range(1, kh * kw):
+            _np.maximum(o, flat[k, a:b], out=o)
+        if hits is not None:
+            _first_hits_tiles(_np, flat[:, a:b], o, hits[:, a:b])
+    parallel_chunks(chunk, N, planes.size)
+    if hits is None or _np.isnan(out).any():
         return out, None
-    hits = xp.empty(planes.shape, dtype=bool)
+    return out, hits
+
+
+def _first_hits_tiles(xp, planes, out, hits=None):
+    """(kh*kw, ...) masks of where each window's FIRST maximum lies (ties to the first in
+    row-major window order, as torch)."""
+    if hits is None:
+        hits = xp.empty(planes.shape, dtype=bool)
     xp.equal(planes[0], out, out=hits[0])
     taken = hits[0].copy()
-    for k in range(1, kh * kw):
+    for k in range(1, planes.shape[0]):
         xp.equal(planes[k], out, out=hits[k])
-        hits[k] &= ~taken  # ties go to the first max in row-major window order, as torch
+        hits[k] &= ~taken
         taken |= hits[k]
-    return out, hits
+    return hits
 
 
 def _tiles_backward(xp, hits, g, x_shape, geo):
@@ -156,10 +181,21 @@ def _tiles_backward(xp, hits, g, x_shape, geo):
     (kh, kw), _, _, _, (Ho, Wo) = geo
     H, W = x_shape[2:]
     cropped = H != Ho * kh or W != Wo * kw  # rows/cols past the last window get zeros
-    gx = (xp.zeros if cropped else xp.empty)(x_shape, dtype=g.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            xp.multiply(g, hits[i * kw + j], out=window(gx, i, j, geo))
+    if xp is not _np:
+        gx = (xp.zeros if cropped else xp.empty)(x_shape, dtype=g.dtype)
+        for i in range(kh):
+            for j in range(kw):
+                xp.multiply(g, hits[i * kw + j], out=window(gx, i, j, geo))
+        return gx
+    gx = _np.empty(x_shape, dtype=g.dtype)
+
+    def chunk(a, b):
+        if cropped:
+            gx[a:b] = 0
+        for i in range(kh):
+            for j in range(kw):
+                _np.multiply(g[a:b], hits[i * kw + j, a:b], out=window(gx[a:b], i, j, geo))
+    parallel_chunks(chunk, x_shape[0], gx.size)
     return gx
 
 
