@@ -72,31 +72,3 @@ def test_table_marks_goals_by_direction():
     assert "| slow | 2.00 s | PyTorch | 1.00 s | 2.00 | <= 1.5 | NOT met |" in text
     assert "| gemm | 90.0 GFLOP/s | NumPy sgemm | 100.0 GFLOP/s | 0.90 | >= 0.8 | met |" in text
     assert "| alone | 1.00 s | PyTorch | - | - | - |  |" in text
-
-
-def test_jax_peer_when_installed(tmp_path):
-    pytest.importorskip("jax")
-    out = tmp_path / "bench.json"
-    r = bench("--workloads", "overhead", "--repeat", "1", "--against", "torch,jax",
-              "--json", str(out))
-    assert r.returncode == 0, r.stderr
-    assert "Fathom/JAX" in r.stdout
-    add = json.loads(out.read_text())["rows"][0]
-    assert add["values"]["jax"] > 0
-    assert add["ratios"]["jax"] == pytest.approx(add["values"]["fathom"] / add["values"]["jax"])
-
-
-def test_jax_twins_match_fathom_models():
-    pytest.importorskip("jax")
-    import numpy as np
-
-    import fathom
-    from fathom.bench import jax_twins
-    from fathom.vision import models
-    x = np.random.default_rng(0).standard_normal((3, 1, 28, 28)).astype(np.float32)
-    for name in ("mlp", "cnn"):
-        m = models.get(name).eval()
-        with fathom.no_grad():
-            want = m(fathom.from_numpy(x)).numpy()
-        got = np.asarray(jax_twins.MODELS[name](jax_twins.params_from(m), x))
-        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
