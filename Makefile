@@ -25,13 +25,15 @@ data:
 	      $$SUDO apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1; }; } || \
 	  echo "note: Debian's dataset-fashion-mnist is not installed; use --download"; }
 
-# The test tools, and PyTorch as the test oracle (a CPU build); its tests skip only if
-# it cannot be installed.
+# The test tools, PyTorch as the test oracle (a CPU build), and the bench peers JAX and
+# TensorFlow (their twins are tested); the tests of each skip only if it cannot be installed.
 setup-test: setup $(VENV)/.fathom-test-installed
 $(VENV)/.fathom-test-installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	@$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q torch==2.13.0 || \
 	  echo "warning: PyTorch could not be installed; PyTorch-parity tests will be skipped"
+	@$(BIN)/pip install -q -e '.[bench]' || \
+	  echo "warning: JAX/TensorFlow could not be installed; their bench-twin tests will be skipped"
 	touch $@
 
 # The main job: train the default CNN on Fashion-MNIST, then report test metrics.
@@ -45,8 +47,9 @@ lint: setup
 	@$(BIN)/python -m ruff --version >/dev/null 2>&1 || $(BIN)/pip install -q ruff
 	$(BIN)/python -m ruff check src tests benchmarks examples tools
 
+# Fathom against PyTorch, JAX and TensorFlow (the bench extra, installed by setup-test).
 bench: setup-test
-	$(BIN)/fathom bench
+	$(BIN)/fathom bench --against torch,jax,tf
 
 loc:
 	$(PYTHON) tools/loc.py

@@ -8,8 +8,9 @@ import sys
 from .harness import NOISY, THREADS, fmt_time
 
 
-def machine() -> dict:
-    """CPU model, cores, thread count and library versions, for the table's header."""
+def machine(peers=("torch", "jax", "tf")) -> dict:
+    """CPU model, cores, thread count and the versions of Fathom, NumPy and the peers this
+    run compares with (not every library loaded: TensorFlow imports JAX), for the header."""
     import numpy as np
 
     import fathom
@@ -24,7 +25,7 @@ def machine() -> dict:
             "python": platform.python_version(), "numpy": np.__version__,
             "fathom": fathom.__version__}
     for key, module in (("torch", "torch"), ("jax", "jax"), ("tf", "tensorflow")):
-        if module in sys.modules:  # the peers this run imported
+        if key in peers and module in sys.modules:
             info[key] = sys.modules[module].__version__
     return info
 

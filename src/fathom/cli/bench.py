@@ -84,7 +84,7 @@ def run(args) -> int:
     if torch is None:
         print("no PyTorch to compare with: its columns stay empty", flush=True)
 
-    info = report.machine()
+    info = report.machine(([] if torch is None else ["torch"]) + list(twins))
     print("machine: " + ", ".join(f"{k} {v}" for k, v in info.items()), flush=True)
     rows = run_workloads(names, torch, args.repeat, args.limit, peers=twins,
                          progress=lambda m: print(m, file=sys.stderr, flush=True))
