@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 
 import fathom  # noqa: E402
 from fathom.bench import harness as H  # noqa: E402
-from fathom.bench.twins import twin  # noqa: E402
+from fathom.bench.twins import copy_weights, twin  # noqa: E402
 from fathom.vision import models  # noqa: E402
 
 
@@ -85,9 +85,7 @@ def _small_mlp(torch):
     fm = build(fathom)
     tm = None
     if torch is not None:
-        tm = build(torch)
-        tm.load_state_dict({k: torch.from_numpy(v.numpy().copy())
-                            for k, v in fm.state_dict().items()})
+        tm = copy_weights(torch, fm, build(torch))
     return fm, tm, (32, 64)
 
 
@@ -110,9 +108,7 @@ def _encoder_layer(torch):
     fm = build(fathom)
     tm = None
     if torch is not None:
-        tm = build(torch)
-        tm.load_state_dict({k: torch.from_numpy(v.numpy().copy())
-                            for k, v in fm.state_dict().items()})
+        tm = copy_weights(torch, fm, build(torch))
     return fm, tm, (32, 64, 128)
 
 

@@ -98,10 +98,14 @@ def torch_models(torch) -> dict:
 def twin(torch, name: str, fathom_model):
     """The PyTorch twin of `fathom_model` (built by fathom.vision.models.get(name)), with its
     weights copied, so both frameworks start from the same point."""
-    model = torch_models(torch)[name]()
-    model.load_state_dict({k: torch.from_numpy(v.numpy().copy())
-                           for k, v in fathom_model.state_dict().items()})
-    return model
+    return copy_weights(torch, fathom_model, torch_models(torch)[name]())
+
+
+def copy_weights(torch, fathom_model, torch_model):
+    """Load `fathom_model`'s state_dict (same keys and shapes) into `torch_model`; returns it."""
+    torch_model.load_state_dict({k: torch.from_numpy(v.numpy().copy())
+                                 for k, v in fathom_model.state_dict().items()})
+    return torch_model
 
 
 def epoch_fn(lib, model, x, y, batch, order):

@@ -20,7 +20,7 @@ import fathom
 from fathom.vision import models
 
 from . import harness
-from .twins import epoch_fn, twin
+from .twins import copy_weights, epoch_fn, twin
 
 
 class Context:
@@ -148,9 +148,7 @@ def transformer(ctx):
     fm = transformer_model(fathom)
     t_run = None
     if ctx.torch is not None:
-        tm = transformer_model(ctx.torch)
-        tm.load_state_dict({k: ctx.torch.from_numpy(v.numpy().copy())
-                            for k, v in fm.state_dict().items()})
+        tm = copy_weights(ctx.torch, fm, transformer_model(ctx.torch))
         t_run = _steps(ctx.torch, tm, x, y)
     peers = ctx.peer_fns("steps_fn", "transformer", fm, x, y, 3, warm=True)
     return [timed(ctx, "step", "TransformerEncoder 4x(d128, 4 heads, ff512), seq 64, batch 32:"

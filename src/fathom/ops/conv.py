@@ -240,7 +240,7 @@ class Conv2d(Op):
         O, Cg, kh, kw = w.shape
         K = Cg * kh * kw
         if ctx.xp is _np and not _graph(g):
-            gT = _batch_last(g).reshape(G, O // G, -1)
+            gT = _swap01(g).reshape(G, O // G, -1)
         else:
             gT = F.reshape(F.transpose(g, (1, 0, 2, 3)), (G, O // G, -1))  # (G, O/G, N*Ho*Wo)
         gx = gw = gb = None
@@ -314,29 +314,18 @@ def _grad_input_by_conv(xp, g, w, geo):
     cols = _im2col(xp, g, ((kh, kw), (1, 1), pads, (dh, dw), (H, W)), batch_last=True)
     wf = xp.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)).reshape(C, -1)
     gx = xp.matmul(wf, cols).reshape(C, N, H, W)                      # (C, N*H*W)
-    return _batch_first(gx) if xp is _np else xp.ascontiguousarray(gx.transpose(1, 0, 2, 3))
+    return _swap01(gx) if xp is _np else xp.ascontiguousarray(gx.transpose(1, 0, 2, 3))
 
 
-def _batch_last(g):
-    """A NumPy (N, C, H, W) -> its contiguous (C, N, H, W) copy, batch-chunked."""
-    N, C, H, W = g.shape
-    out = _np.empty((C, N, H, W), dtype=g.dtype)
-    dst = out.transpose(1, 0, 2, 3)
-
-    def copy(a, b):
-        dst[a:b] = g[a:b]
-    parallel_chunks(copy, N, out.size)
-    return out
-
-
-def _batch_first(a):
-    """A NumPy (C, N, H, W) -> its contiguous (N, C, H, W) copy, batch-chunked."""
-    C, N, H, W = a.shape
-    out = _np.empty((N, C, H, W), dtype=a.dtype)
+def _swap01(a):
+    """A NumPy (A, B, ...) -> its contiguous (B, A, ...) copy (NCHW <-> CNHW), split over
+    the op threads along its first axis."""
+    out = _np.empty((a.shape[1], a.shape[0]) + a.shape[2:], dtype=a.dtype)
+    src = a.swapaxes(0, 1)
 
     def copy(i, j):
-        out[i:j] = a[:, i:j].transpose(1, 0, 2, 3)
-    parallel_chunks(copy, N, out.size)
+        out[i:j] = src[i:j]
+    parallel_chunks(copy, out.shape[0], out.size)
     return out
 
 
@@ -345,15 +334,13 @@ def _per_sample_matmul(xp, a, b):
     sample's GEMM is small (single-threaded in BLAS), so NumPy's batch is split."""
     if xp is not _np:
         return xp.matmul(a, b)
-    N = max(a.shape[0], b.shape[0])
     shape = _np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1])
     out = _np.empty(shape, dtype=_np.result_type(a, b))
-    a_n, b_n = a.ndim == len(shape) and a.shape[0] == N, b.ndim == len(shape) and \
-        b.shape[0] == N
+    a_n, b_n = a.ndim == out.ndim, b.ndim == out.ndim  # which one carries the batch
 
     def gemms(i, j):
         _np.matmul(a[i:j] if a_n else a, b[i:j] if b_n else b, out=out[i:j])
-    parallel_chunks(gemms, N, max(a.size, b.size, out.size))
+    parallel_chunks(gemms, out.shape[0], max(a.size, b.size, out.size))
     return out
 
 

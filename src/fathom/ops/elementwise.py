@@ -422,8 +422,7 @@ class Relu(Op):
         (out,) = ctx.saved
         # a multiply by the mask runs ~9x faster than where() on a random mask (no
         # branches); only a nan/inf gradient at an inactive unit would differ
-        if type(g) is _ndarray and g.size >= _parallel.MIN_SIZE and contiguous(g, out) and \
-                g.dtype.kind == "f":
+        if contiguous(g, out) and g.size >= _parallel.MIN_SIZE and g.dtype.kind == "f":
             gx = _np.empty_like(g)
             map_flat(_relu_grad, gx, g, out)
             return gx
